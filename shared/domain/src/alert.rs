@@ -1,0 +1,145 @@
+//! Alerts: the record that a flight event was announced, and the message that carries it
+//! to the SMS function.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::flight::{Flight, FlightId};
+use crate::flight_event::FlightEvent;
+use crate::sms_text;
+
+/// How long an alert stays queryable before DynamoDB's TTL removes it.
+pub const ALERT_RETENTION: Duration = Duration::days(30);
+
+/// An alert's id: a UUIDv7, so ids sort in the order alerts were issued.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AlertId(String);
+
+impl AlertId {
+    /// Accepts the canonical lower-case hyphenated UUID form only.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = raw.len() == 36
+            && raw.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+            });
+        if ok { Ok(Self(raw.to_owned())) } else { Err("must be an alert id (a UUID)".into()) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AlertId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An issued alert. Holds no passenger data: alerts are about flights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: AlertId,
+    pub flight_id: FlightId,
+    pub event: FlightEvent,
+    /// The SMS text every passenger of the flight receives.
+    pub message: String,
+    pub issued_at: OffsetDateTime,
+}
+
+impl Alert {
+    pub fn issue(id: AlertId, flight: &Flight, event: FlightEvent, issued_at: OffsetDateTime) -> Self {
+        let message = sms_text::compose(flight, &event);
+        Self { id, flight_id: flight.id.clone(), event, message, issued_at }
+    }
+
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.issued_at + ALERT_RETENTION
+    }
+}
+
+/// What the alerts function publishes and the SMS function consumes: everything the SMS
+/// function needs, so it never calls back. `correlationId` ties the log lines of the API
+/// request, the publish and every SMS sent for it together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertMessage {
+    pub alert_id: AlertId,
+    pub flight_id: String,
+    pub text: String,
+    pub correlation_id: String,
+}
+
+impl AlertMessage {
+    pub fn for_alert(alert: &Alert, correlation_id: &str) -> Self {
+        Self {
+            alert_id: alert.id.clone(),
+            flight_id: alert.flight_id.as_str().to_owned(),
+            text: alert.message.clone(),
+            correlation_id: correlation_id.to_owned(),
+        }
+    }
+
+    /// Reads a message body, checking the ids it carries.
+    pub fn from_json(body: &str) -> Result<Self, String> {
+        let message: Self = serde_json::from_str(body).map_err(|e| format!("not an alert message: {e}"))?;
+        AlertId::parse(message.alert_id.as_str())?;
+        FlightId::parse(&message.flight_id)?;
+        if message.text.trim().is_empty() {
+            return Err("alert message has no text".into());
+        }
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::flight::{FlightRequest, NewFlight};
+    use crate::flight_event::FlightEventKind;
+
+    pub(crate) fn flight() -> Flight {
+        let req: FlightRequest = serde_json::from_value(serde_json::json!({
+            "carrier": "UA", "flightNumber": "83", "date": "2026-12-01", "origin": "SFO",
+            "destination": "JFK", "scheduledDeparture": "2026-12-01T08:30:00-08:00",
+            "passengers": [{"name": "Ada", "email": "ada@example.com", "mobile": "+447911123456"}]
+        }))
+        .unwrap();
+        NewFlight::try_from(req).unwrap().flight
+    }
+
+    const ID: &str = "01936b2e-1c2a-7def-8abc-0123456789ab";
+
+    #[test]
+    fn an_alert_carries_its_text_and_expires_after_thirty_days() {
+        let issued = time::macros::datetime!(2026-12-01 15:00 UTC);
+        let event = FlightEvent { kind: FlightEventKind::Cancellation, reason: "Storm".into() };
+        let alert = Alert::issue(AlertId::parse(ID).unwrap(), &flight(), event, issued);
+        assert_eq!(alert.message, "UA83 SFO-JFK 01 Dec: cancelled. Reason: Storm");
+        assert_eq!(alert.expires_at(), issued + Duration::days(30));
+    }
+
+    #[test]
+    fn messages_round_trip_and_bad_ones_are_refused() {
+        let event = FlightEvent { kind: FlightEventKind::Cancellation, reason: "Storm".into() };
+        let alert = Alert::issue(AlertId::parse(ID).unwrap(), &flight(), event, OffsetDateTime::UNIX_EPOCH);
+        let message = AlertMessage::for_alert(&alert, "req-1");
+        let body = serde_json::to_string(&message).unwrap();
+        assert!(body.contains("\"alertId\""));
+        assert_eq!(AlertMessage::from_json(&body).unwrap(), message);
+        assert!(AlertMessage::from_json("{}").is_err());
+        assert!(AlertMessage::from_json(&body.replace(ID, "nope")).is_err());
+        assert!(AlertMessage::from_json(&body.replace("UA83-2026-12-01", "x")).is_err());
+    }
+
+    #[test]
+    fn alert_ids_are_canonical_uuids() {
+        assert!(AlertId::parse(ID).is_ok());
+        assert!(AlertId::parse(&ID.to_uppercase()).is_err());
+        assert!(AlertId::parse("01936b2e1c2a7def8abc0123456789ab").is_err());
+    }
+}

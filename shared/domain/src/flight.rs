@@ -1,0 +1,302 @@
+//! Flights: what identifies one, what a valid registration is, how long it is kept.
+
+use std::fmt;
+
+use serde::Deserialize;
+use time::{Date, Duration, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
+
+use crate::passenger::{NewPassenger, PassengerRequest};
+use crate::validation::{Collector, Invalid};
+
+/// Most passengers one registration may carry. Far above any aircraft's seat count, so
+/// charters and test loads fit, while one request stays well inside API Gateway's 10 MB.
+pub const MAX_PASSENGERS: usize = 5_000;
+
+/// How long flight data is kept after departure before DynamoDB's TTL removes it.
+pub const RETENTION_AFTER_DEPARTURE: Duration = Duration::days(30);
+
+/// IATA airline designator: two characters, letters or digits, not both digits (`UA`, `U2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carrier(String);
+
+impl Carrier {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        let valid = code.len() == 2
+            && code.chars().all(|c| c.is_ascii_alphanumeric())
+            && !code.chars().all(|c| c.is_ascii_digit());
+        if valid { Ok(Self(code)) } else { Err("must be a two-character IATA airline code such as UA or U2".into()) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Flight number, 1 to 9999; `0083` and `83` are the same flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlightNumber(u16);
+
+impl FlightNumber {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let number = if (1..=4).contains(&raw.len()) && raw.chars().all(|c| c.is_ascii_digit()) {
+            raw.parse::<u16>().ok()
+        } else {
+            None
+        };
+        match number {
+            Some(n) if n > 0 => Ok(Self(n)),
+            _ => Err("must be 1 to 4 digits, not all zero".into()),
+        }
+    }
+
+    pub fn value(self) -> u16 {
+        self.0
+    }
+}
+
+/// IATA airport code: three letters (`SFO`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AirportCode(String);
+
+impl AirportCode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+            Ok(Self(code))
+        } else {
+            Err("must be a three-letter IATA airport code such as SFO".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A flight's natural identity: carrier, number and departure date, as in `UA83-2026-12-01`.
+/// Registering the same flight twice is therefore detectable without a lookup table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FlightId(String);
+
+impl FlightId {
+    pub fn new(carrier: &Carrier, number: FlightNumber, date: Date) -> Self {
+        Self(format!("{}{}-{}", carrier.as_str(), number.value(), format_date(date)))
+    }
+
+    /// Parses an id from a URL or a message, accepting only the canonical form.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let invalid = || "must be a flight id such as UA83-2026-12-01".to_owned();
+        let (flight, date) = raw.split_at_checked(raw.find('-').ok_or_else(invalid)?).ok_or_else(invalid)?;
+        let date = parse_date(&date[1..]).map_err(|_| invalid())?;
+        let carrier = Carrier::parse(flight.get(..2).ok_or_else(invalid)?).map_err(|_| invalid())?;
+        let number = FlightNumber::parse(flight.get(2..).ok_or_else(invalid)?).map_err(|_| invalid())?;
+        let id = Self::new(&carrier, number, date);
+        if id.0 == raw { Ok(id) } else { Err(invalid()) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FlightId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A registered flight (without its passengers, which are stored and read page by page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flight {
+    pub id: FlightId,
+    pub carrier: Carrier,
+    pub number: FlightNumber,
+    pub date: Date,
+    pub origin: AirportCode,
+    pub destination: AirportCode,
+    pub scheduled_departure: OffsetDateTime,
+    pub passenger_count: u32,
+}
+
+impl Flight {
+    /// When the flight's data may be deleted: a while after departure, or after now for
+    /// flights registered after they left (historic data loaded for analysis or demos).
+    pub fn expires_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.scheduled_departure.max(now) + RETENTION_AFTER_DEPARTURE
+    }
+
+    /// The flight in the words used on a ticket: `UA83`.
+    pub fn designator(&self) -> String {
+        format!("{}{}", self.carrier.as_str(), self.number.value())
+    }
+}
+
+/// The body of `POST /flights` as sent; every field optional so that all missing ones
+/// are reported together.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlightRequest {
+    pub carrier: Option<String>,
+    pub flight_number: Option<String>,
+    pub date: Option<String>,
+    pub origin: Option<String>,
+    pub destination: Option<String>,
+    pub scheduled_departure: Option<String>,
+    pub passengers: Option<Vec<PassengerRequest>>,
+}
+
+/// A validated registration: the flight and the passengers to store with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFlight {
+    pub flight: Flight,
+    pub passengers: Vec<NewPassenger>,
+}
+
+impl TryFrom<FlightRequest> for NewFlight {
+    type Error = Invalid;
+
+    fn try_from(req: FlightRequest) -> Result<Self, Invalid> {
+        let mut c = Collector::new();
+        let carrier = c.required("carrier", req.carrier, |s| Carrier::parse(&s));
+        let number = c.required("flightNumber", req.flight_number, |s| FlightNumber::parse(&s));
+        let date = c.required("date", req.date, |s| parse_date(&s));
+        let origin = c.required("origin", req.origin, |s| AirportCode::parse(&s));
+        let destination = c.required("destination", req.destination, |s| AirportCode::parse(&s));
+        let departure = c.required("scheduledDeparture", req.scheduled_departure, |s| {
+            OffsetDateTime::parse(s.trim(), &Rfc3339)
+                .map_err(|_| "must be an RFC 3339 date-time with offset, such as 2026-12-01T08:30:00-08:00".to_owned())
+        });
+        if let (Some(o), Some(d)) = (&origin, &destination) {
+            if o == d {
+                c.push("destination", "must differ from origin");
+            }
+        }
+        if let (Some(date), Some(dep)) = (date, departure) {
+            if dep.date() != date {
+                c.push("scheduledDeparture", "must fall on the flight's date, in the departure airport's local time");
+            }
+        }
+        let mut passengers = Vec::new();
+        match req.passengers {
+            None => c.push("passengers", "is required"),
+            Some(list) if list.is_empty() => c.push("passengers", "must list at least one passenger"),
+            Some(list) if list.len() > MAX_PASSENGERS => {
+                c.push("passengers", format!("must list at most {MAX_PASSENGERS} passengers"))
+            }
+            Some(list) => {
+                for (i, p) in list.into_iter().enumerate() {
+                    if let Some(p) = p.validate(&format!("passengers[{i}]"), &mut c) {
+                        passengers.push(p);
+                    }
+                }
+            }
+        }
+        c.finish(|| {
+            let (carrier, number, date) = (carrier?, number?, date?);
+            let passenger_count = u32::try_from(passengers.len()).ok()?;
+            Some(NewFlight {
+                flight: Flight {
+                    id: FlightId::new(&carrier, number, date),
+                    carrier,
+                    number,
+                    date,
+                    origin: origin?,
+                    destination: destination?,
+                    scheduled_departure: departure?,
+                    passenger_count,
+                },
+                passengers,
+            })
+        })
+    }
+}
+
+pub fn parse_date(raw: &str) -> Result<Date, String> {
+    Date::parse(raw.trim(), format_description!("[year]-[month]-[day]"))
+        .map_err(|_| "must be a calendar date in the form YYYY-MM-DD".to_owned())
+}
+
+pub fn format_date(date: Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn request() -> FlightRequest {
+        serde_json::from_value(serde_json::json!({
+            "carrier": "ua",
+            "flightNumber": "0083",
+            "date": "2026-12-01",
+            "origin": "sfo",
+            "destination": "JFK",
+            "scheduledDeparture": "2026-12-01T08:30:00-08:00",
+            "passengers": [
+                {"name": "Ada Lovelace", "email": "ada@example.com", "mobile": "+447911123456"}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_valid_request_becomes_a_flight_with_a_canonical_id() {
+        let new = NewFlight::try_from(request()).unwrap();
+        assert_eq!(new.flight.id.as_str(), "UA83-2026-12-01");
+        assert_eq!(new.flight.origin.as_str(), "SFO");
+        assert_eq!(new.flight.passenger_count, 1);
+        assert_eq!(new.flight.designator(), "UA83");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let mut req = request();
+        req.carrier = Some("123".into());
+        req.destination = Some("SFO".into());
+        req.scheduled_departure = Some("2026-12-02T01:00:00Z".into());
+        req.passengers = Some(vec![serde_json::from_value(serde_json::json!({"name": "", "mobile": "12"})).unwrap()]);
+        let Invalid(errors) = NewFlight::try_from(req).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "carrier",
+                "destination",
+                "scheduledDeparture",
+                "passengers[0].name",
+                "passengers[0].email",
+                "passengers[0].mobile"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let req: FlightRequest = serde_json::from_str("{}").unwrap();
+        let Invalid(errors) = NewFlight::try_from(req).unwrap_err();
+        assert_eq!(errors.len(), 7);
+        assert!(errors.iter().all(|e| e.detail == "is required"));
+    }
+
+    #[test]
+    fn flight_ids_round_trip_and_refuse_other_forms() {
+        let id = FlightId::parse("U2123-2026-01-31").unwrap();
+        assert_eq!(id.as_str(), "U2123-2026-01-31");
+        for bad in
+            ["", "UA83", "UA083-2026-12-01", "ua83-2026-12-01", "UA83-2026-13-01", "UA83-2026-12-01x", "12-2026-12-01"]
+        {
+            assert!(FlightId::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn data_is_kept_thirty_days_after_departure_or_after_now() {
+        let flight = NewFlight::try_from(request()).unwrap().flight;
+        let before = time::macros::datetime!(2026-11-01 00:00 UTC);
+        assert_eq!(flight.expires_at(before), flight.scheduled_departure + Duration::days(30));
+        let after = time::macros::datetime!(2027-01-01 00:00 UTC);
+        assert_eq!(flight.expires_at(after), after + Duration::days(30));
+    }
+}
