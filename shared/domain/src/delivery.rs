@@ -42,15 +42,6 @@ pub enum Refusal {
     Lapsed,
 }
 
-/// Whether a claim on `existing` may be taken at `now`.
-pub fn may_claim(existing: Option<DeliveryState>, now: OffsetDateTime) -> bool {
-    match existing {
-        None => true,
-        Some(DeliveryState::InProgress { until }) => until <= now,
-        Some(DeliveryState::Completed) => false,
-    }
-}
-
 /// Explains a refused claim from the record read back after the refusal.
 pub fn refusal(existing: Option<DeliveryState>, now: OffsetDateTime) -> Refusal {
     match existing {
@@ -65,14 +56,6 @@ mod tests {
     use super::*;
 
     const NOW: OffsetDateTime = time::macros::datetime!(2026-12-01 12:00 UTC);
-
-    #[test]
-    fn a_fresh_or_abandoned_delivery_may_be_claimed() {
-        assert!(may_claim(None, NOW));
-        assert!(may_claim(Some(DeliveryState::InProgress { until: NOW }), NOW));
-        assert!(!may_claim(Some(DeliveryState::InProgress { until: NOW + Duration::seconds(1) }), NOW));
-        assert!(!may_claim(Some(DeliveryState::Completed), NOW));
-    }
 
     #[test]
     fn refusals_say_what_to_do_next() {

@@ -1,0 +1,199 @@
+//! The alerts table, owned by the alerts function.
+//!
+//! | pk                  | sk                  | what                                   |
+//! |---------------------|---------------------|----------------------------------------|
+//! | `FLIGHT#<flightId>` | `ALERT#<alertId>`   | an alert; UUIDv7 ids sort by issue time |
+//! | `FLIGHT#<flightId>` | `KEY#<idempotencyKey>` | which alert a client's key produced   |
+//!
+//! Listing a flight's alerts newest first is one query on the partition, backwards.
+
+use aws_sdk_dynamodb::Client;
+use domain::flight_event::{FlightEvent, FlightEventKind};
+use domain::pagination::Cursor;
+use domain::{Alert, AlertId, FlightId, IdempotencyKey};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Error;
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_n, get_opt_s, get_s, n, parse_s, s};
+
+#[derive(Debug, Clone)]
+pub struct AlertsTable {
+    client: Client,
+    name: String,
+}
+
+/// The outcome of recording an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored now.
+    New(Alert),
+    /// The idempotency key was used before: this is the alert it produced.
+    Existing(Alert),
+}
+
+/// A page of alerts, newest first.
+#[derive(Debug)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    pub next: Option<Cursor>,
+}
+
+fn partition(id: &FlightId) -> String {
+    format!("FLIGHT#{id}")
+}
+
+fn alert_sort_key(id: &AlertId) -> String {
+    format!("ALERT#{id}")
+}
+
+fn rfc3339(at: OffsetDateTime) -> Result<String, Error> {
+    at.format(&Rfc3339).map_err(|e| Error::Malformed(e.to_string()))
+}
+
+impl AlertsTable {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    /// Stores an alert. With an idempotency key, the key is reserved for this alert's id
+    /// first; a key seen before yields the alert it produced, which is then stored if an
+    /// earlier attempt died between reserving the key and writing the alert.
+    pub async fn record(&self, alert: Alert, key: Option<&IdempotencyKey>) -> Result<Recorded, Error> {
+        let mut alert = alert;
+        let mut replay = false;
+        if let Some(key) = key {
+            let reserved = self.reserve_key(&alert, key).await?;
+            if reserved != alert.id {
+                if let Some(existing) = self.get(&alert.flight_id, &reserved).await? {
+                    return Ok(Recorded::Existing(existing));
+                }
+                alert.id = reserved;
+                replay = true;
+            }
+        }
+        self.put(&alert).await?;
+        Ok(if replay { Recorded::Existing(alert) } else { Recorded::New(alert) })
+    }
+
+    /// Reserves `key` for `alert`, or returns the alert id it was reserved for before.
+    async fn reserve_key(&self, alert: &Alert, key: &IdempotencyKey) -> Result<AlertId, Error> {
+        let pk = s(partition(&alert.flight_id));
+        let sk = s(format!("KEY#{}", key.as_str()));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", pk.clone())
+            .item("sk", sk.clone())
+            .item("alertId", s(alert.id.as_str()))
+            .item(TTL_ATTRIBUTE, epoch(alert.expires_at()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(alert.id.clone()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.name)
+                    .key("pk", pk)
+                    .key("sk", sk)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| Error::dynamo("GetItem", e))?;
+                let item = out.item.ok_or_else(|| Error::Malformed("idempotency key vanished".into()))?;
+                parse_s(&item, "alertId", AlertId::parse)
+            }
+            Err(err) => Err(Error::dynamo("PutItem", err)),
+        }
+    }
+
+    async fn put(&self, alert: &Alert) -> Result<(), Error> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", s(partition(&alert.flight_id)))
+            .item("sk", s(alert_sort_key(&alert.id)))
+            .item("alertId", s(alert.id.as_str()))
+            .item("flightId", s(alert.flight_id.as_str()))
+            .item("type", s(alert.event.kind.label()))
+            .item("reason", s(&alert.event.reason))
+            .item("message", s(&alert.message))
+            .item("issuedAt", s(rfc3339(alert.issued_at)?))
+            .item(TTL_ATTRIBUTE, epoch(alert.expires_at()));
+        match &alert.event.kind {
+            FlightEventKind::Delay { minutes, new_departure } => {
+                put = put.item("minutes", n(minutes)).item("newDeparture", s(rfc3339(*new_departure)?));
+            }
+            FlightEventKind::GateChange { gate } => put = put.item("gate", s(gate)),
+            FlightEventKind::Cancellation => {}
+        }
+        put.send().await.map_err(|e| Error::dynamo("PutItem", e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, flight: &FlightId, id: &AlertId) -> Result<Option<Alert>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", s(partition(flight)))
+            .key("sk", s(alert_sort_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("GetItem", e))?;
+        out.item.as_ref().map(read_alert).transpose()
+    }
+
+    /// A flight's alerts, newest first, `limit` at a time, continuing after `cursor`.
+    pub async fn list(&self, flight: &FlightId, limit: u16, cursor: Option<Cursor>) -> Result<AlertPage, Error> {
+        let pk = partition(flight);
+        let start = cursor.map(|c| [("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(c.position))].into());
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s("ALERT#"))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start)
+            .limit(i32::from(limit))
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("Query", e))?;
+        let alerts = out.items.unwrap_or_default().iter().map(read_alert).collect::<Result<_, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) => Some(Cursor { scope: flight.to_string(), position: get_s(&key, "sk")?.to_owned() }),
+            None => None,
+        };
+        Ok(AlertPage { alerts, next })
+    }
+}
+
+fn read_alert(item: &Item) -> Result<Alert, Error> {
+    let time = |name: &str| parse_s(item, name, |v| OffsetDateTime::parse(v, &Rfc3339).map_err(|e| e.to_string()));
+    let kind = match get_s(item, "type")? {
+        "delay" => FlightEventKind::Delay {
+            minutes: get_opt_n(item, "minutes")?.ok_or_else(|| Error::Malformed("delay without minutes".into()))?,
+            new_departure: time("newDeparture")?,
+        },
+        "cancellation" => FlightEventKind::Cancellation,
+        "gateChange" => FlightEventKind::GateChange {
+            gate: get_opt_s(item, "gate").ok_or_else(|| Error::Malformed("gate change without gate".into()))?.to_owned(),
+        },
+        other => return Err(Error::Malformed(format!("unknown alert type {other}"))),
+    };
+    Ok(Alert {
+        id: parse_s(item, "alertId", AlertId::parse)?,
+        flight_id: parse_s(item, "flightId", FlightId::parse)?,
+        event: FlightEvent { kind, reason: get_s(item, "reason")?.to_owned() },
+        message: get_s(item, "message")?.to_owned(),
+        issued_at: time("issuedAt")?,
+    })
+}

@@ -1,0 +1,76 @@
+//! SQS batch processing with partial failures.
+//!
+//! Every record is processed, a few at a time; the ones that failed are reported back in
+//! `batchItemFailures`, so Lambda deletes only the successes and the failures return to
+//! the queue after their visibility timeout (and reach the dead-letter queue once they
+//! exceed the redrive policy's receive count). Requires `ReportBatchItemFailures` on the
+//! event source mapping.
+
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::{StreamExt, stream};
+use tracing::Instrument;
+
+/// Records processed at once within a batch.
+pub const RECORD_CONCURRENCY: usize = 4;
+
+/// Runs `process` on every record and reports the failed ones.
+pub async fn process_sqs<F, Fut, E>(event: SqsEvent, process: F) -> SqsBatchResponse
+where
+    F: Fn(SqsMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let outcomes = stream::iter(event.records.into_iter().map(|record| {
+        let id = record.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("sqs_record", message_id = %id);
+        let run = process(record);
+        async move { (id, run.await) }.instrument(span)
+    }))
+    .buffer_unordered(RECORD_CONCURRENCY)
+    .collect::<Vec<_>>()
+    .await;
+
+    let mut response = SqsBatchResponse::default();
+    for (id, outcome) in outcomes {
+        if let Err(err) = outcome {
+            tracing::error!(message_id = %id, error = %err, "record failed; it will be retried");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The official sample SQS event, with two records.
+    fn sample_event() -> SqsEvent {
+        testkit::sqs_event(&[("first", "one".into()), ("second", "two".into())])
+    }
+
+    #[tokio::test]
+    async fn only_failed_records_are_reported() {
+        let event = sample_event();
+        let ids: Vec<String> = event.records.iter().filter_map(|r| r.message_id.clone()).collect();
+        assert_eq!(ids.len(), 2);
+        let failing = ids[1].clone();
+        let response = process_sqs(event, |record| {
+            let failing = failing.clone();
+            async move { if record.message_id == Some(failing) { Err("boom") } else { Ok(()) } }
+        })
+        .await;
+        let reported: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(reported, [ids[1].as_str()]);
+    }
+
+    #[tokio::test]
+    async fn a_clean_batch_reports_nothing() {
+        let response = process_sqs(sample_event(), |_| async { Ok::<(), String>(()) }).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+}

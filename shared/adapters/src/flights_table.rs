@@ -1,0 +1,238 @@
+//! The flights table: one item per flight and one per passenger, in the flight's
+//! partition.
+//!
+//! | pk                 | sk                         | what                          |
+//! |--------------------|----------------------------|-------------------------------|
+//! | `FLIGHT#<flightId>`| `FLIGHT`                   | the flight, with its `registration` |
+//! | `FLIGHT#<flightId>`| `PAX#<registration>#<n>`   | passenger n (name, email, mobile) |
+//!
+//! Registration writes the passengers first under a fresh registration id and the flight
+//! item last, conditionally. The flight item is the commit point: readers only see
+//! passengers of the registration it names, so a registration that failed half way, or
+//! lost a race for the same flight, leaves nothing visible (its items expire by TTL).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use domain::flight::{AirportCode, Carrier, FlightNumber, format_date, parse_date};
+use domain::{Flight, FlightId, NewFlight, Passenger, PhoneNumber};
+use futures::{StreamExt, TryStreamExt, stream};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Error;
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_s, n, parse_s, s};
+
+/// DynamoDB's limit of items per BatchWriteItem.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// Batch writes in flight at once while registering a large flight.
+const WRITE_CONCURRENCY: usize = 4;
+/// How often unprocessed items of a batch write are retried before giving up.
+const UNPROCESSED_RETRIES: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub struct FlightsTable {
+    client: Client,
+    name: String,
+}
+
+/// A flight as read back, with the registration its passengers are stored under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFlight {
+    pub flight: Flight,
+    pub registration: String,
+}
+
+/// The outcome of a registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    Created,
+    AlreadyExists,
+}
+
+/// One page of a flight's passengers.
+#[derive(Debug)]
+pub struct PassengerPage {
+    pub passengers: Vec<Passenger>,
+    /// Where the next page starts; `None` after the last one.
+    pub next: Option<String>,
+}
+
+fn partition(id: &FlightId) -> String {
+    format!("FLIGHT#{id}")
+}
+
+fn passenger_prefix(registration: &str) -> String {
+    format!("PAX#{registration}#")
+}
+
+impl FlightsTable {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    /// Stores a flight and its passengers, unless the flight is registered already.
+    pub async fn register(
+        &self,
+        new: &NewFlight,
+        registration: &str,
+        now: OffsetDateTime,
+    ) -> Result<Registered, Error> {
+        let flight = &new.flight;
+        if self.get(&flight.id).await?.is_some() {
+            return Ok(Registered::AlreadyExists);
+        }
+        let pk = partition(&flight.id);
+        let expires = epoch(flight.expires_at(now));
+        let prefix = passenger_prefix(registration);
+        let requests: Vec<WriteRequest> = new
+            .passengers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let item = [
+                    ("pk", s(&pk)),
+                    ("sk", s(format!("{prefix}{i:05}"))),
+                    ("name", s(&p.name)),
+                    ("email", s(p.email.address())),
+                    ("mobile", s(p.mobile.e164())),
+                    (TTL_ATTRIBUTE, expires.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+                let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| Error::dynamo("PutRequest", e))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, Error>>()?;
+        stream::iter(requests.chunks(BATCH_WRITE_LIMIT).map(|chunk| self.write_batch(chunk.to_vec())))
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        let departure = flight.scheduled_departure.format(&Rfc3339).map_err(|e| Error::Malformed(e.to_string()))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", s(&pk))
+            .item("sk", s("FLIGHT"))
+            .item("carrier", s(flight.carrier.as_str()))
+            .item("flightNumber", n(flight.number.value()))
+            .item("date", s(format_date(flight.date)))
+            .item("origin", s(flight.origin.as_str()))
+            .item("destination", s(flight.destination.as_str()))
+            .item("scheduledDeparture", s(departure))
+            .item("passengerCount", n(flight.passenger_count))
+            .item("registration", s(registration))
+            .item(TTL_ATTRIBUTE, expires)
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Registered::Created),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Registered::AlreadyExists)
+            }
+            Err(err) => Err(Error::dynamo("PutItem", err)),
+        }
+    }
+
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), Error> {
+        for _ in 0..UNPROCESSED_RETRIES {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.name, requests)
+                .send()
+                .await
+                .map_err(|e| Error::dynamo("BatchWriteItem", e))?;
+            // Throttled items come back unprocessed; the SDK's retry layer already backs off
+            // between calls, so resubmitting them is enough.
+            match out.unprocessed_items.and_then(|mut m| m.remove(&self.name)) {
+                Some(rest) if !rest.is_empty() => requests = rest,
+                _ => return Ok(()),
+            }
+        }
+        Err(Error::Aws {
+            service: "DynamoDB",
+            operation: "BatchWriteItem",
+            detail: format!("{} items still unprocessed after {UNPROCESSED_RETRIES} attempts", requests.len()),
+        })
+    }
+
+    /// Reads a flight; `None` when it was never registered (or has expired).
+    pub async fn get(&self, id: &FlightId) -> Result<Option<StoredFlight>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", s(partition(id)))
+            .key("sk", s("FLIGHT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("GetItem", e))?;
+        out.item.map(|item| read_flight(id, &item)).transpose()
+    }
+
+    /// One page of the passengers of a registration, at most `limit` of them.
+    pub async fn passengers(
+        &self,
+        stored: &StoredFlight,
+        start_after: Option<String>,
+        limit: i32,
+    ) -> Result<PassengerPage, Error> {
+        let pk = partition(&stored.flight.id);
+        let prefix = passenger_prefix(&stored.registration);
+        let start = start_after.map(|sk| [("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(sk))].into());
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(&prefix))
+            .projection_expression("sk, mobile")
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("Query", e))?;
+        let passengers = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let sk = get_s(item, "sk")?;
+                Ok(Passenger {
+                    id: sk.trim_start_matches("PAX#").to_owned(),
+                    mobile: parse_s(item, "mobile", PhoneNumber::parse)?,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) => Some(get_s(&key, "sk")?.to_owned()),
+            None => None,
+        };
+        Ok(PassengerPage { passengers, next })
+    }
+}
+
+fn read_flight(id: &FlightId, item: &Item) -> Result<StoredFlight, Error> {
+    let number: String = get_n::<u16>(item, "flightNumber")?.to_string();
+    Ok(StoredFlight {
+        flight: Flight {
+            id: id.clone(),
+            carrier: parse_s(item, "carrier", Carrier::parse)?,
+            number: FlightNumber::parse(&number).map_err(Error::Malformed)?,
+            date: parse_s(item, "date", parse_date)?,
+            origin: parse_s(item, "origin", AirportCode::parse)?,
+            destination: parse_s(item, "destination", AirportCode::parse)?,
+            scheduled_departure: parse_s(item, "scheduledDeparture", |v| {
+                OffsetDateTime::parse(v, &Rfc3339).map_err(|e| e.to_string())
+            })?,
+            passenger_count: get_n(item, "passengerCount")?,
+        },
+        registration: get_s(item, "registration")?.to_owned(),
+    })
+}

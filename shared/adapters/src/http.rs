@@ -1,0 +1,93 @@
+//! Request and response plumbing for API Gateway REST (payload v1) proxy events.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response, http::StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+
+/// Header a client may set to follow its request through the logs of every function it
+/// reaches; without it the API Gateway request id is used.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// The operation API Gateway matched: method and resource template, e.g.
+/// `("POST", "/flights/{flightId}/events")`. Functions route on this, not on the raw path.
+pub fn operation(req: &Request) -> (String, String) {
+    let resource = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.resource_path.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    (req.method().as_str().to_owned(), resource)
+}
+
+/// The id that ties this request's log lines to those of the functions downstream.
+pub fn correlation_id(req: &Request) -> String {
+    let from_client = req
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=128).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    if let Some(id) = from_client {
+        return id.to_owned();
+    }
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_default()
+}
+
+/// A path parameter API Gateway extracted from the matched resource.
+pub fn path_parameter(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+}
+
+/// A query string parameter.
+pub fn query_parameter(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
+}
+
+/// A request header, when present and printable.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Parses a JSON body; on failure the problem names where in the document it went wrong.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
+    if let Some(kind) = header(req, "content-type") {
+        let essence = kind.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence != "application/json" {
+            return Err(Problem::unsupported_media_type());
+        }
+    }
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => return Err(Problem::malformed("the request has no body; send a JSON object")),
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => return Err(Problem::malformed("unsupported body encoding")),
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." || path.is_empty() {
+            Problem::malformed(format!("the body is not a valid JSON object: {inner}"))
+        } else {
+            Problem::malformed(format!("at {path}: {inner}"))
+        }
+    })
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::Text(text))
+            .unwrap_or_else(|_| Response::new(Body::Empty)),
+        Err(_) => Problem::internal("serialisation").into_response(),
+    }
+}
