@@ -1,1 +1,25 @@
-fn main() {}
+//! The alerts function: `POST /flights/{flightId}/events` and `GET /alerts`.
+
+use adapters::alerts_table::AlertsTable;
+use adapters::config::{self, DynamoClient, SnsClient};
+use adapters::flights_table::FlightsTable;
+use adapters::logging;
+use adapters::publish::AlertPublisher;
+use lambda_http::{Error, Request, run, service_fn};
+
+mod handler;
+mod view;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    // Built once per execution environment and reused by every invocation.
+    let aws = config::aws().await;
+    let dynamo = DynamoClient::new(&aws);
+    let deps = handler::Deps {
+        flights: FlightsTable::new(dynamo.clone(), config::setting("FLIGHTS_TABLE")?),
+        alerts: AlertsTable::new(dynamo, config::setting("ALERTS_TABLE")?),
+        publisher: AlertPublisher::new(SnsClient::new(&aws), config::setting("ALERTS_TOPIC_ARN")?),
+    };
+    run(service_fn(|req: Request| handler::handle(&deps, req))).await
+}

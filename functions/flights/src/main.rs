@@ -1,1 +1,16 @@
-fn main() {}
+//! The flights function: `POST /flights` and `GET /flights/{flightId}`.
+
+use adapters::flights_table::FlightsTable;
+use adapters::{config, logging};
+use lambda_http::{Error, Request, run, service_fn};
+
+mod handler;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    // Built once per execution environment and reused by every invocation.
+    let aws = config::aws().await;
+    let flights = FlightsTable::new(config::DynamoClient::new(&aws), config::setting("FLIGHTS_TABLE")?);
+    run(service_fn(|req: Request| handler::handle(&flights, req))).await
+}

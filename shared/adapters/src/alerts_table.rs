@@ -185,7 +185,9 @@ fn read_alert(item: &Item) -> Result<Alert, Error> {
         },
         "cancellation" => FlightEventKind::Cancellation,
         "gateChange" => FlightEventKind::GateChange {
-            gate: get_opt_s(item, "gate").ok_or_else(|| Error::Malformed("gate change without gate".into()))?.to_owned(),
+            gate: get_opt_s(item, "gate")
+                .ok_or_else(|| Error::Malformed("gate change without gate".into()))?
+                .to_owned(),
         },
         other => return Err(Error::Malformed(format!("unknown alert type {other}"))),
     };

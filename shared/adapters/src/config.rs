@@ -19,3 +19,7 @@ pub fn setting(name: &'static str) -> Result<String, Error> {
 pub async fn aws() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
+
+pub use aws_config::SdkConfig;
+pub use aws_sdk_dynamodb::Client as DynamoClient;
+pub use aws_sdk_sns::Client as SnsClient;

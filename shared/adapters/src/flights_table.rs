@@ -100,11 +100,14 @@ impl FlightsTable {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
-                let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| Error::dynamo("PutRequest", e))?;
+                let put =
+                    PutRequest::builder().set_item(Some(item)).build().map_err(|e| Error::dynamo("PutRequest", e))?;
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, Error>>()?;
-        stream::iter(requests.chunks(BATCH_WRITE_LIMIT).map(|chunk| self.write_batch(chunk.to_vec())))
+        let batches: Vec<Vec<WriteRequest>> = requests.chunks(BATCH_WRITE_LIMIT).map(<[_]>::to_vec).collect();
+        stream::iter(batches)
+            .map(|batch| self.write_batch(batch))
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;

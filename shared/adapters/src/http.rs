@@ -23,11 +23,9 @@ pub fn operation(req: &Request) -> (String, String) {
 
 /// The id that ties this request's log lines to those of the functions downstream.
 pub fn correlation_id(req: &Request) -> String {
-    let from_client = req
-        .headers()
-        .get(CORRELATION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=128).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    let from_client = req.headers().get(CORRELATION_HEADER).and_then(|v| v.to_str().ok()).filter(|v| {
+        (1..=128).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
     if let Some(id) = from_client {
         return id.to_owned();
     }

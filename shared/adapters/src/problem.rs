@@ -28,7 +28,10 @@ impl Problem {
     /// The request was understood but some fields are invalid; nothing was written.
     pub fn invalid(invalid: Invalid) -> Self {
         let detail = invalid.to_string();
-        Self { errors: invalid.0, ..Self::new(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", detail) }
+        Self {
+            errors: invalid.0,
+            ..Self::new(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", detail)
+        }
     }
 
     /// The body is not the JSON document the operation takes.

@@ -1,0 +1,102 @@
+//! Routing and the two operations.
+
+use adapters::alerts_table::{AlertsTable, Recorded};
+use adapters::flights_table::FlightsTable;
+use adapters::http::{correlation_id, header, json, json_body, operation, path_parameter, query_parameter};
+use adapters::problem::Problem;
+use adapters::publish::AlertPublisher;
+use domain::flight_event::FlightEventRequest;
+use domain::pagination::{Cursor, page_size};
+use domain::{Alert, AlertId, AlertMessage, FlightId, IdempotencyKey, Invalid, NewFlightEvent};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+use crate::view::{Accepted, AlertPageView, AlertView};
+
+pub struct Deps {
+    /// Read only: the flights function owns this table.
+    pub flights: FlightsTable,
+    pub alerts: AlertsTable,
+    pub publisher: AlertPublisher,
+}
+
+pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+    let correlation = correlation_id(&req);
+    let (method, resource) = operation(&req);
+    let span = tracing::info_span!("request", correlation_id = %correlation, %method, %resource);
+    let response = async {
+        let outcome = match (method.as_str(), resource.as_str()) {
+            ("POST", "/flights/{flightId}/events") => post_event(deps, &req, &correlation).await,
+            ("GET", "/alerts") => list(deps, &req, &correlation).await,
+            _ => Err(Problem::method_not_allowed(format!("{method} {resource} is not an operation of this function"))),
+        };
+        let response = outcome.unwrap_or_else(Problem::into_response);
+        tracing::info!(status = response.status().as_u16(), "request handled");
+        response
+    }
+    .instrument(span)
+    .await;
+    Ok(response)
+}
+
+/// Logs the cause of an infrastructure failure and answers with a generic 503.
+fn unavailable(correlation: &str) -> impl FnOnce(adapters::Error) -> Problem + '_ {
+    move |err| {
+        tracing::error!(error = %err, "dependency failed");
+        Problem::internal(correlation)
+    }
+}
+
+fn flight_id(raw: Option<String>, field: &str) -> Result<FlightId, Problem> {
+    match raw {
+        None => Err(Problem::invalid(Invalid::one(field, "is required"))),
+        Some(raw) => FlightId::parse(&raw).map_err(|e| Problem::invalid(Invalid::one(field, e))),
+    }
+}
+
+async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Response<Body>, Problem> {
+    let id = flight_id(path_parameter(req, "flightId"), "flightId")?;
+    let key = header(req, "idempotency-key")
+        .map(|k| IdempotencyKey::parse(&k).map_err(|e| Problem::invalid(Invalid::one("Idempotency-Key", e))))
+        .transpose()?;
+    let body: FlightEventRequest = json_body(req)?;
+    let event = NewFlightEvent::try_from(body).map_err(Problem::invalid)?;
+    let stored = deps.flights.get(&id).await.map_err(unavailable(correlation))?;
+    let Some(stored) = stored else {
+        return Err(Problem::not_found(format!("flight {id} is not registered")));
+    };
+    let now = OffsetDateTime::now_utc();
+    let alert_id = AlertId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal(correlation))?;
+    let alert = Alert::issue(alert_id, &stored.flight, event.for_flight(&stored.flight), now);
+    let recorded = deps.alerts.record(alert, key.as_ref()).await.map_err(unavailable(correlation))?;
+    let (alert, replayed) = match recorded {
+        Recorded::New(alert) => (alert, false),
+        Recorded::Existing(alert) => (alert, true),
+    };
+    // Published on replays too: an earlier attempt may have died before publishing, and
+    // the SMS function texts each passenger once per alert however often it hears of it.
+    let message = AlertMessage::for_alert(&alert, correlation);
+    let message_id = deps.publisher.publish(&message).await.map_err(unavailable(correlation))?;
+    tracing::info!(alert_id = %alert.id, flight_id = %id, kind = alert.event.kind.label(), replayed, message_id, "alert published");
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &Accepted { alert_id: alert.id.to_string(), flight_id: id.to_string(), message: alert.message },
+    ))
+}
+
+async fn list(deps: &Deps, req: &Request, correlation: &str) -> Result<Response<Body>, Problem> {
+    let id = flight_id(query_parameter(req, "flightId"), "flightId")?;
+    let limit =
+        page_size(query_parameter(req, "limit").as_deref()).map_err(|e| Problem::invalid(Invalid::one("limit", e)))?;
+    let cursor = query_parameter(req, "cursor")
+        .map(|c| Cursor::decode(&c, id.as_str()).map_err(|e| Problem::invalid(Invalid::one("cursor", e))))
+        .transpose()?;
+    let page = deps.alerts.list(&id, limit, cursor).await.map_err(unavailable(correlation))?;
+    let view = AlertPageView {
+        items: page.alerts.iter().map(AlertView::from).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    };
+    Ok(json(StatusCode::OK, &view))
+}

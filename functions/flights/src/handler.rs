@@ -1,0 +1,107 @@
+//! Routing and the two operations. Validation and identity rules live in the domain crate.
+
+use adapters::flights_table::{FlightsTable, Registered};
+use adapters::http::{correlation_id, json, json_body, operation, path_parameter};
+use adapters::problem::Problem;
+use domain::flight::{FlightRequest, format_date};
+use domain::{FlightId, NewFlight};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::Instrument;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Created {
+    flight_id: String,
+    passenger_count: u32,
+}
+
+/// A flight as the API shows it: no passenger details, only their count.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlightView {
+    flight_id: String,
+    carrier: String,
+    flight_number: String,
+    date: String,
+    origin: String,
+    destination: String,
+    scheduled_departure: String,
+    passenger_count: u32,
+}
+
+pub async fn handle(flights: &FlightsTable, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+    let correlation = correlation_id(&req);
+    let (method, resource) = operation(&req);
+    let span = tracing::info_span!("request", correlation_id = %correlation, %method, %resource);
+    let response = async {
+        let outcome = match (method.as_str(), resource.as_str()) {
+            ("POST", "/flights") => register(flights, &req).await,
+            ("GET", "/flights/{flightId}") => get(flights, &req).await,
+            _ => Err(Problem::method_not_allowed(format!("{method} {resource} is not an operation of this function"))),
+        };
+        let response = outcome.unwrap_or_else(Problem::into_response);
+        tracing::info!(status = response.status().as_u16(), "request handled");
+        response
+    }
+    .instrument(span)
+    .await;
+    Ok(response)
+}
+
+/// Logs the cause of an infrastructure failure and answers with a generic 503.
+fn unavailable(correlation: &str) -> impl FnOnce(adapters::Error) -> Problem + '_ {
+    move |err| {
+        tracing::error!(error = %err, "dependency failed");
+        Problem::internal(correlation)
+    }
+}
+
+async fn register(flights: &FlightsTable, req: &Request) -> Result<Response<Body>, Problem> {
+    let body: FlightRequest = json_body(req)?;
+    let new = NewFlight::try_from(body).map_err(Problem::invalid)?;
+    let registration = uuid::Uuid::new_v4().simple().to_string();
+    let correlation = correlation_id(req);
+    let outcome =
+        flights.register(&new, &registration, OffsetDateTime::now_utc()).await.map_err(unavailable(&correlation))?;
+    let id = new.flight.id.as_str();
+    match outcome {
+        Registered::AlreadyExists => Err(Problem::conflict(format!("flight {id} is already registered"))),
+        Registered::Created => {
+            tracing::info!(flight_id = id, passengers = new.flight.passenger_count, "flight registered");
+            let mut response = json(
+                StatusCode::CREATED,
+                &Created { flight_id: id.to_owned(), passenger_count: new.flight.passenger_count },
+            );
+            if let Ok(location) = format!("/flights/{id}").parse() {
+                response.headers_mut().insert("location", location);
+            }
+            Ok(response)
+        }
+    }
+}
+
+async fn get(flights: &FlightsTable, req: &Request) -> Result<Response<Body>, Problem> {
+    let raw = path_parameter(req, "flightId").unwrap_or_default();
+    let id = FlightId::parse(&raw).map_err(|e| Problem::invalid(domain::Invalid::one("flightId", e)))?;
+    let correlation = correlation_id(req);
+    let stored = flights.get(&id).await.map_err(unavailable(&correlation))?;
+    let Some(stored) = stored else {
+        return Err(Problem::not_found(format!("flight {id} is not registered")));
+    };
+    let f = stored.flight;
+    let view = FlightView {
+        flight_id: f.id.to_string(),
+        carrier: f.carrier.as_str().to_owned(),
+        flight_number: f.number.value().to_string(),
+        date: format_date(f.date),
+        origin: f.origin.as_str().to_owned(),
+        destination: f.destination.as_str().to_owned(),
+        scheduled_departure: f.scheduled_departure.format(&Rfc3339).unwrap_or_default(),
+        passenger_count: f.passenger_count,
+    };
+    Ok(json(StatusCode::OK, &view))
+}

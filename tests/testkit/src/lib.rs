@@ -1,0 +1,169 @@
+//! Test support shared by the crates' test suites.
+//!
+//! * Events: the official sample payloads that `aws_lambda_events` ships, adjusted to the
+//!   case at hand, so handlers are tested against the real shapes.
+//! * AWS: the moto server that `scripts/test` starts (its URL in `MOTO_ENDPOINT`), and
+//!   resources provisioned into it from `infra/template.yaml` under a unique prefix.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::Value;
+
+/// Where `aws_lambda_events` keeps its sample events, found through `cargo metadata` so it
+/// works wherever the registry, a vendor directory or a git checkout put the crate.
+fn fixtures_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .output()
+            .expect("cargo metadata runs");
+        let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+        let manifest = meta["packages"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "aws_lambda_events"))
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("aws_lambda_events is a dependency");
+        PathBuf::from(manifest).parent().expect("manifest has a directory").join("src/fixtures")
+    })
+}
+
+/// One of `aws_lambda_events`' sample events, e.g. `example-sqs-event.json`.
+pub fn aws_sample(name: &str) -> Value {
+    let path = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("sample events are JSON")
+}
+
+/// The sample SQS event with one record per `(message id, body)`, each a copy of the
+/// sample record.
+pub fn sqs_event(records: &[(&str, String)]) -> SqsEvent {
+    let mut event = aws_sample("example-sqs-event.json");
+    let template = event["Records"][0].clone();
+    event["Records"] = records
+        .iter()
+        .map(|(id, body)| {
+            let mut record = template.clone();
+            record["messageId"] = Value::String((*id).to_owned());
+            record["body"] = Value::String(body.clone());
+            record
+        })
+        .collect();
+    serde_json::from_value(event).expect("still an SQS event")
+}
+
+/// A REST API (payload v1) request for one operation, built on the sample API Gateway
+/// event: `resource` is the template (`/flights/{flightId}`), `path` the concrete path.
+pub struct RestCall<'a> {
+    pub method: &'a str,
+    pub resource: &'a str,
+    pub path: &'a str,
+    pub path_parameters: &'a [(&'a str, &'a str)],
+    pub query: &'a [(&'a str, &'a str)],
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Option<Value>,
+}
+
+impl Default for RestCall<'_> {
+    fn default() -> Self {
+        Self { method: "GET", resource: "/", path: "/", path_parameters: &[], query: &[], headers: &[], body: None }
+    }
+}
+
+pub fn rest_request(call: RestCall<'_>) -> lambda_http::Request {
+    let mut event = aws_sample("example-apigw-request.json");
+    let map = |pairs: &[(&str, &str)]| -> Value {
+        if pairs.is_empty() {
+            Value::Null
+        } else {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect()
+        }
+    };
+    let multi = |pairs: &[(&str, &str)]| -> Value {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::Array(vec![Value::String((*v).to_owned())]))).collect()
+    };
+    event["resource"] = call.resource.into();
+    event["path"] = call.path.into();
+    event["httpMethod"] = call.method.into();
+    event["requestContext"]["resourcePath"] = call.resource.into();
+    event["requestContext"]["httpMethod"] = call.method.into();
+    event["pathParameters"] = map(call.path_parameters);
+    event["queryStringParameters"] = map(call.query);
+    event["multiValueQueryStringParameters"] = if call.query.is_empty() { Value::Null } else { multi(call.query) };
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend_from_slice(call.headers);
+    event["headers"] = map(&headers);
+    event["multiValueHeaders"] = multi(&headers);
+    event["body"] = call.body.map(|b| Value::String(b.to_string())).unwrap_or(Value::Null);
+    lambda_http::request::from_str(&event.to_string()).expect("a REST API proxy event")
+}
+
+/// The moto server of this test run.
+pub fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto")
+}
+
+/// SDK configuration for moto, with the same settings the functions get.
+pub async fn moto() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "testkit"))
+        .load()
+        .await
+}
+
+/// The template's resources, freshly created in moto under a prefix no other test uses.
+pub async fn provision(config: &SdkConfig) -> local_env::Resources {
+    let template = local_env::Template::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml"))
+        .expect("infra/template.yaml loads");
+    let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    local_env::provision::provision(config, &template, &prefix).await.expect("provisioning in moto")
+}
+
+/// A mobile number no other test uses: US +1 415, exchange 2xx–9xx.
+pub fn unique_mobile() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("+1415{}{:06}", 2 + (n % 8), (n >> 8) % 1_000_000)
+}
+
+/// Texts moto has recorded as sent to `number`, oldest first.
+pub async fn texts_sent_to(endpoint: &str, number: &str) -> Vec<String> {
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("moto's data is JSON");
+    data["sns"]["SMS"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|sms| sms["phone_number"] == number)
+        .filter_map(|sms| sms["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` at the deadline.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,252 @@
+//! A local stand-in for API Gateway's REST API with Lambda proxy integration: matches the
+//! request against the template's `Api` events, builds the payload-v1 proxy event,
+//! invokes the function and turns its proxy response back into HTTP.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::Error;
+use crate::emulator::Invoker;
+
+/// API Gateway's payload limit.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// One operation: method and resource template, served by a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: String,
+    pub resource: String,
+    pub function: String,
+}
+
+impl Route {
+    /// Path parameters when `path` matches this route's resource template.
+    fn matches(&self, path: &str) -> Option<BTreeMap<String, String>> {
+        let want: Vec<&str> = self.resource.trim_matches('/').split('/').collect();
+        let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if want.len() != got.len() {
+            return None;
+        }
+        let mut params = BTreeMap::new();
+        for (w, g) in want.iter().zip(&got) {
+            match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(name) if !g.is_empty() => {
+                    params.insert(name.to_owned(), percent_decode(g));
+                }
+                Some(_) => return None,
+                None if w == g => {}
+                None => return None,
+            }
+        }
+        Some(params)
+    }
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Gateway {
+    routes: Vec<Route>,
+    invoker: Invoker,
+    stage: String,
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, routes: Vec<Route>, invoker: Invoker, stage: String) -> Result<(), Error> {
+    let gateway = Arc::new(Gateway { routes, invoker, stage });
+    loop {
+        let (stream, peer) = listener.accept().await.map_err(|e| Error::Process(e.to_string()))?;
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(json!({ "message": message }).to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    response
+}
+
+impl Gateway {
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_owned();
+        let method = req.method().as_str().to_owned();
+        let exact =
+            self.routes.iter().find_map(|r| (r.method == method).then(|| r.matches(&path)).flatten().map(|p| (r, p)));
+        let Some((route, params)) = exact else {
+            return if self.routes.iter().any(|r| r.matches(&path).is_some()) {
+                gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+            } else {
+                gateway_error(StatusCode::NOT_FOUND, "Not Found")
+            };
+        };
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long"),
+        };
+        let event = proxy_event(&parts, &body, route, &params, &self.stage, peer);
+        match self.invoker.invoke(&route.function, &event).await {
+            Ok(response) => proxy_response(&response),
+            Err(err) => {
+                eprintln!("[api] {} {path}: {err}", route.method);
+                gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+            }
+        }
+    }
+}
+
+/// The REST API proxy event (payload v1), field for field as API Gateway sends it.
+fn proxy_event(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    route: &Route,
+    params: &BTreeMap<String, String>,
+    stage: &str,
+    peer: SocketAddr,
+) -> Value {
+    let mut headers = serde_json::Map::new();
+    let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers.insert(name.as_str().to_owned(), Value::String(value.clone()));
+        multi_headers.entry(name.as_str().to_owned()).or_default().push(value);
+    }
+    let mut query = serde_json::Map::new();
+    let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in parts.uri.query().unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k), percent_decode(v));
+        query.insert(k.clone(), Value::String(v.clone()));
+        multi_query.entry(k).or_default().push(v);
+    }
+    let none_if_empty = |m: serde_json::Map<String, Value>| if m.is_empty() { Value::Null } else { Value::Object(m) };
+    let text = std::str::from_utf8(body).ok();
+    let (body, encoded) = match (body.is_empty(), text) {
+        (true, _) => (Value::Null, false),
+        (false, Some(text)) => (Value::String(text.to_owned()), false),
+        (false, None) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let now = time::OffsetDateTime::now_utc();
+    json!({
+        "resource": route.resource,
+        "path": parts.uri.path(),
+        "httpMethod": route.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": none_if_empty(query),
+        "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { json!(multi_query) },
+        "pathParameters": if params.is_empty() { Value::Null } else { json!(params) },
+        "stageVariables": Value::Null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "resourceId": "local",
+            "resourcePath": route.resource,
+            "httpMethod": route.method,
+            "path": format!("/{stage}{}", parts.uri.path()),
+            "stage": stage,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.unix_timestamp().to_string(),
+            "requestTimeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+            "protocol": "HTTP/1.1",
+            "identity": { "sourceIp": peer.ip().to_string(), "userAgent": headers.get("user-agent").cloned().unwrap_or(Value::Null) },
+        },
+        "body": body,
+        "isBase64Encoded": encoded,
+    })
+}
+
+/// The function's proxy response as HTTP; a malformed one is a 502, as on API Gateway.
+fn proxy_response(response: &Value) -> Response<Full<Bytes>> {
+    let Some(status) = response.get("statusCode").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()) else {
+        eprintln!("[api] malformed Lambda proxy response: {response}");
+        return gateway_error(StatusCode::BAD_GATEWAY, "Internal server error");
+    };
+    let body = match response.get("body").and_then(Value::as_str) {
+        Some(text) if response.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
+            base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+        }
+        Some(text) => text.as_bytes().to_vec(),
+        None => Vec::new(),
+    };
+    let mut builder = Response::builder().status(status);
+    if let Some(Value::Object(headers)) = response.get("headers") {
+        for (name, value) in headers {
+            if let Some(value) = value.as_str() {
+                builder = builder.header(name.as_str(), value);
+            }
+        }
+    }
+    if let Some(Value::Object(headers)) = response.get("multiValueHeaders") {
+        for (name, values) in headers {
+            for value in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                if response.get("headers").and_then(|h| h.get(name)).is_none() {
+                    builder = builder.header(name.as_str(), value);
+                }
+            }
+        }
+    }
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| gateway_error(StatusCode::BAD_GATEWAY, "Internal server error"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(resource: &str) -> Route {
+        Route { method: "GET".into(), resource: resource.into(), function: "f".into() }
+    }
+
+    #[test]
+    fn resources_match_with_their_parameters() {
+        let r = route("/flights/{flightId}/events");
+        assert_eq!(r.matches("/flights/UA83-2026-12-01/events").unwrap()["flightId"], "UA83-2026-12-01");
+        assert!(r.matches("/flights/UA83/other").is_none());
+        assert!(r.matches("/flights//events").is_none());
+        assert!(route("/alerts").matches("/alerts/").is_some());
+        assert_eq!(route("/x/{id}").matches("/x/a%20b").unwrap()["id"], "a b");
+    }
+}
