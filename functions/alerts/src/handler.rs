@@ -2,7 +2,9 @@
 
 use adapters::alerts_table::{AlertsTable, Recorded};
 use adapters::flights_table::FlightsTable;
-use adapters::http::{correlation_id, header, json, json_body, operation, path_parameter, query_parameter};
+use adapters::http::{
+    dependency_failed, header, json, json_body, no_such_operation, path_parameter, query_parameter, serve,
+};
 use adapters::problem::Problem;
 use adapters::publish::AlertPublisher;
 use domain::flight_event::FlightEventRequest;
@@ -11,7 +13,6 @@ use domain::{Alert, AlertId, AlertMessage, FlightId, IdempotencyKey, Invalid, Ne
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
-use tracing::Instrument;
 
 use crate::view::{Accepted, AlertPageView, AlertView};
 
@@ -23,30 +24,14 @@ pub struct Deps {
 }
 
 pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
-    let correlation = correlation_id(&req);
-    let (method, resource) = operation(&req);
-    let span = tracing::info_span!("request", correlation_id = %correlation, %method, %resource);
-    let response = async {
-        let outcome = match (method.as_str(), resource.as_str()) {
-            ("POST", "/flights/{flightId}/events") => post_event(deps, &req, &correlation).await,
-            ("GET", "/alerts") => list(deps, &req, &correlation).await,
-            _ => Err(Problem::method_not_allowed(format!("{method} {resource} is not an operation of this function"))),
-        };
-        let response = outcome.unwrap_or_else(Problem::into_response);
-        tracing::info!(status = response.status().as_u16(), "request handled");
-        response
-    }
-    .instrument(span)
-    .await;
-    Ok(response)
-}
-
-/// Logs the cause of an infrastructure failure and answers with a generic 503.
-fn unavailable(correlation: &str) -> impl FnOnce(adapters::Error) -> Problem + '_ {
-    move |err| {
-        tracing::error!(error = %err, "dependency failed");
-        Problem::internal(correlation)
-    }
+    serve(req, |req, op| async move {
+        match (op.method.as_str(), op.resource.as_str()) {
+            ("POST", "/flights/{flightId}/events") => post_event(deps, &req, &op.correlation_id).await,
+            ("GET", "/alerts") => list(deps, &req, &op.correlation_id).await,
+            _ => Err(no_such_operation(&op)),
+        }
+    })
+    .await
 }
 
 fn flight_id(raw: Option<String>, field: &str) -> Result<FlightId, Problem> {
@@ -63,14 +48,16 @@ async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Res
         .transpose()?;
     let body: FlightEventRequest = json_body(req)?;
     let event = NewFlightEvent::try_from(body).map_err(Problem::invalid)?;
-    let stored = deps.flights.get(&id).await.map_err(unavailable(correlation))?;
+    let stored = deps.flights.get(&id).await.map_err(dependency_failed(correlation))?;
     let Some(stored) = stored else {
         return Err(Problem::not_found(format!("flight {id} is not registered")));
     };
+    // Millisecond precision, as every AWS timestamp.
     let now = OffsetDateTime::now_utc();
+    let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
     let alert_id = AlertId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal(correlation))?;
     let alert = Alert::issue(alert_id, &stored.flight, event.for_flight(&stored.flight), now);
-    let recorded = deps.alerts.record(alert, key.as_ref()).await.map_err(unavailable(correlation))?;
+    let recorded = deps.alerts.record(alert, key.as_ref()).await.map_err(dependency_failed(correlation))?;
     let (alert, replayed) = match recorded {
         Recorded::New(alert) => (alert, false),
         Recorded::Existing(alert) => (alert, true),
@@ -78,7 +65,7 @@ async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Res
     // Published on replays too: an earlier attempt may have died before publishing, and
     // the SMS function texts each passenger once per alert however often it hears of it.
     let message = AlertMessage::for_alert(&alert, correlation);
-    let message_id = deps.publisher.publish(&message).await.map_err(unavailable(correlation))?;
+    let message_id = deps.publisher.publish(&message).await.map_err(dependency_failed(correlation))?;
     tracing::info!(alert_id = %alert.id, flight_id = %id, kind = alert.event.kind.label(), replayed, message_id, "alert published");
     Ok(json(
         StatusCode::ACCEPTED,
@@ -93,10 +80,13 @@ async fn list(deps: &Deps, req: &Request, correlation: &str) -> Result<Response<
     let cursor = query_parameter(req, "cursor")
         .map(|c| Cursor::decode(&c, id.as_str()).map_err(|e| Problem::invalid(Invalid::one("cursor", e))))
         .transpose()?;
-    let page = deps.alerts.list(&id, limit, cursor).await.map_err(unavailable(correlation))?;
+    let page = deps.alerts.list(&id, limit, cursor).await.map_err(dependency_failed(correlation))?;
     let view = AlertPageView {
         items: page.alerts.iter().map(AlertView::from).collect(),
         next_cursor: page.next.map(|c| c.encode()),
     };
     Ok(json(StatusCode::OK, &view))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,15 @@
 //! Routing and the two operations. Validation and identity rules live in the domain crate.
 
 use adapters::flights_table::{FlightsTable, Registered};
-use adapters::http::{correlation_id, json, json_body, operation, path_parameter};
+use adapters::http::{Operation, dependency_failed, json, json_body, no_such_operation, path_parameter, serve};
 use adapters::problem::Problem;
 use domain::flight::{FlightRequest, format_date};
-use domain::{FlightId, NewFlight};
+use domain::{FlightId, Invalid, NewFlight};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tracing::Instrument;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,48 +33,31 @@ struct FlightView {
 }
 
 pub async fn handle(flights: &FlightsTable, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
-    let correlation = correlation_id(&req);
-    let (method, resource) = operation(&req);
-    let span = tracing::info_span!("request", correlation_id = %correlation, %method, %resource);
-    let response = async {
-        let outcome = match (method.as_str(), resource.as_str()) {
-            ("POST", "/flights") => register(flights, &req).await,
-            ("GET", "/flights/{flightId}") => get(flights, &req).await,
-            _ => Err(Problem::method_not_allowed(format!("{method} {resource} is not an operation of this function"))),
-        };
-        let response = outcome.unwrap_or_else(Problem::into_response);
-        tracing::info!(status = response.status().as_u16(), "request handled");
-        response
-    }
-    .instrument(span)
-    .await;
-    Ok(response)
+    serve(req, |req, op| async move {
+        match (op.method.as_str(), op.resource.as_str()) {
+            ("POST", "/flights") => register(flights, &req, &op).await,
+            ("GET", "/flights/{flightId}") => get(flights, &req, &op).await,
+            _ => Err(no_such_operation(&op)),
+        }
+    })
+    .await
 }
 
-/// Logs the cause of an infrastructure failure and answers with a generic 503.
-fn unavailable(correlation: &str) -> impl FnOnce(adapters::Error) -> Problem + '_ {
-    move |err| {
-        tracing::error!(error = %err, "dependency failed");
-        Problem::internal(correlation)
-    }
-}
-
-async fn register(flights: &FlightsTable, req: &Request) -> Result<Response<Body>, Problem> {
+async fn register(flights: &FlightsTable, req: &Request, op: &Operation) -> Result<Response<Body>, Problem> {
     let body: FlightRequest = json_body(req)?;
     let new = NewFlight::try_from(body).map_err(Problem::invalid)?;
     let registration = uuid::Uuid::new_v4().simple().to_string();
-    let correlation = correlation_id(req);
-    let outcome =
-        flights.register(&new, &registration, OffsetDateTime::now_utc()).await.map_err(unavailable(&correlation))?;
+    let outcome = flights
+        .register(&new, &registration, OffsetDateTime::now_utc())
+        .await
+        .map_err(dependency_failed(&op.correlation_id))?;
     let id = new.flight.id.as_str();
     match outcome {
         Registered::AlreadyExists => Err(Problem::conflict(format!("flight {id} is already registered"))),
         Registered::Created => {
             tracing::info!(flight_id = id, passengers = new.flight.passenger_count, "flight registered");
-            let mut response = json(
-                StatusCode::CREATED,
-                &Created { flight_id: id.to_owned(), passenger_count: new.flight.passenger_count },
-            );
+            let created = Created { flight_id: id.to_owned(), passenger_count: new.flight.passenger_count };
+            let mut response = json(StatusCode::CREATED, &created);
             if let Ok(location) = format!("/flights/{id}").parse() {
                 response.headers_mut().insert("location", location);
             }
@@ -84,11 +66,10 @@ async fn register(flights: &FlightsTable, req: &Request) -> Result<Response<Body
     }
 }
 
-async fn get(flights: &FlightsTable, req: &Request) -> Result<Response<Body>, Problem> {
+async fn get(flights: &FlightsTable, req: &Request, op: &Operation) -> Result<Response<Body>, Problem> {
     let raw = path_parameter(req, "flightId").unwrap_or_default();
-    let id = FlightId::parse(&raw).map_err(|e| Problem::invalid(domain::Invalid::one("flightId", e)))?;
-    let correlation = correlation_id(req);
-    let stored = flights.get(&id).await.map_err(unavailable(&correlation))?;
+    let id = FlightId::parse(&raw).map_err(|e| Problem::invalid(Invalid::one("flightId", e)))?;
+    let stored = flights.get(&id).await.map_err(dependency_failed(&op.correlation_id))?;
     let Some(stored) = stored else {
         return Err(Problem::not_found(format!("flight {id} is not registered")));
     };
@@ -105,3 +86,6 @@ async fn get(flights: &FlightsTable, req: &Request) -> Result<Response<Body>, Pr
     };
     Ok(json(StatusCode::OK, &view))
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response, http::StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::problem::Problem;
 
@@ -88,4 +89,45 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
             .unwrap_or_else(|_| Response::new(Body::Empty)),
         Err(_) => Problem::internal("serialisation").into_response(),
     }
+}
+
+/// The operation API Gateway matched, and the id its log lines carry.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub method: String,
+    pub resource: String,
+    pub correlation_id: String,
+}
+
+/// Serves one API request: opens a span carrying the correlation id, lets `route`
+/// answer, turns a problem into its response and logs the outcome.
+pub async fn serve<F, Fut>(req: Request, route: F) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(Request, Operation) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, Problem>>,
+{
+    let (method, resource) = operation(&req);
+    let op = Operation { correlation_id: correlation_id(&req), method, resource };
+    let span = tracing::info_span!("request", correlation_id = %op.correlation_id, method = %op.method, resource = %op.resource);
+    async move {
+        let response = route(req, op).await.unwrap_or_else(Problem::into_response);
+        tracing::info!(status = response.status().as_u16(), "request handled");
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+/// For `map_err` on adapter calls: logs the cause and answers with a generic 503 that
+/// quotes the correlation id, so the cause can be found in the logs.
+pub fn dependency_failed(correlation_id: &str) -> impl FnOnce(crate::Error) -> Problem + '_ {
+    move |err| {
+        tracing::error!(error = %err, "dependency failed");
+        Problem::internal(correlation_id)
+    }
+}
+
+/// The answer for a method and resource this function does not serve.
+pub fn no_such_operation(op: &Operation) -> Problem {
+    Problem::method_not_allowed(format!("{} {} is not an operation of this API", op.method, op.resource))
 }

@@ -1,0 +1,74 @@
+//! The flights table against moto, with the table provisioned from the template.
+
+use adapters::flights_table::{FlightsTable, Registered};
+use domain::flight::FlightRequest;
+use domain::{FlightId, NewFlight};
+use time::OffsetDateTime;
+
+fn registration(flight_number: u16, passengers: usize) -> NewFlight {
+    let passengers: Vec<_> = (0..passengers)
+        .map(|i| serde_json::json!({"name": format!("P{i}"), "email": format!("p{i}@example.com"), "mobile": testkit::unique_mobile()}))
+        .collect();
+    let req: FlightRequest = serde_json::from_value(serde_json::json!({
+        "carrier": "BA", "flightNumber": flight_number.to_string(), "date": "2026-12-01", "origin": "LHR",
+        "destination": "JFK", "scheduledDeparture": "2026-12-01T10:00:00Z", "passengers": passengers
+    }))
+    .unwrap();
+    NewFlight::try_from(req).unwrap()
+}
+
+async fn table() -> FlightsTable {
+    let config = testkit::moto().await;
+    let resources = testkit::provision(&config).await;
+    FlightsTable::new(aws_sdk_dynamodb::Client::new(&config), &resources.get("FlightsTable").unwrap().reference)
+}
+
+#[tokio::test]
+async fn a_registered_flight_reads_back_and_cannot_be_registered_twice() {
+    let flights = table().await;
+    let new = registration(117, 3);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(flights.register(&new, "reg1", now).await.unwrap(), Registered::Created);
+    let stored = flights.get(&new.flight.id).await.unwrap().expect("stored");
+    assert_eq!(stored.flight, new.flight);
+    assert_eq!(stored.registration, "reg1");
+
+    assert_eq!(flights.register(&new, "reg2", now).await.unwrap(), Registered::AlreadyExists);
+    let page = flights.passengers(&stored, None, 100).await.unwrap();
+    let numbers: Vec<&str> = page.passengers.iter().map(|p| p.mobile.e164()).collect();
+    let expected: Vec<&str> = new.passengers.iter().map(|p| p.mobile.e164()).collect();
+    assert_eq!(numbers, expected, "the first registration's passengers, and only those");
+}
+
+#[tokio::test]
+async fn an_unknown_flight_is_none() {
+    let flights = table().await;
+    assert!(flights.get(&FlightId::parse("BA1-2026-12-01").unwrap()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_large_flight_is_read_page_by_page() {
+    let flights = table().await;
+    let new = registration(9, 260);
+    flights.register(&new, "big", OffsetDateTime::now_utc()).await.unwrap();
+    let stored = flights.get(&new.flight.id).await.unwrap().unwrap();
+    assert_eq!(stored.flight.passenger_count, 260);
+
+    let (mut ids, mut pages, mut next) = (Vec::new(), 0, None);
+    loop {
+        let page = flights.passengers(&stored, next, 100).await.unwrap();
+        assert!(page.passengers.len() <= 100);
+        pages += 1;
+        ids.extend(page.passengers.into_iter().map(|p| p.id));
+        next = page.next;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert!(pages >= 3, "read in {pages} pages");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 260, "every passenger once");
+    assert!(ids.iter().all(|id| id.starts_with("big#")));
+}
