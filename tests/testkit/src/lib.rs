@@ -135,21 +135,27 @@ pub fn unique_mobile() -> String {
     format!("+1415{}{:06}", 2 + (n % 8), (n >> 8) % 1_000_000)
 }
 
-/// Texts moto has recorded as sent to `number`, oldest first.
-pub async fn texts_sent_to(endpoint: &str, number: &str) -> Vec<String> {
+/// Every text moto has recorded as sent, by phone number, oldest first. moto's SMS
+/// sink is the ground truth of "what did passengers receive".
+pub async fn texts_by_number(endpoint: &str) -> std::collections::HashMap<String, Vec<String>> {
     let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
         .await
         .expect("moto answers")
         .json()
         .await
         .expect("moto's data is JSON");
-    data["sns"]["SMS"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|sms| sms["phone_number"] == number)
-        .filter_map(|sms| sms["message"].as_str().map(str::to_owned))
-        .collect()
+    let mut texts: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for sms in data["sns"]["SMS"].as_array().into_iter().flatten() {
+        if let (Some(number), Some(message)) = (sms["phone_number"].as_str(), sms["message"].as_str()) {
+            texts.entry(number.to_owned()).or_default().push(message.to_owned());
+        }
+    }
+    texts
+}
+
+/// Texts moto has recorded as sent to `number`, oldest first.
+pub async fn texts_sent_to(endpoint: &str, number: &str) -> Vec<String> {
+    texts_by_number(endpoint).await.remove(number).unwrap_or_default()
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` at the deadline.

@@ -1,0 +1,168 @@
+//! The alerts handler fed with the sample API Gateway REST event, against moto.
+
+use super::{Deps, handle};
+use adapters::alerts_table::AlertsTable;
+use adapters::flights_table::FlightsTable;
+use adapters::publish::AlertPublisher;
+use domain::flight::FlightRequest;
+use domain::{AlertMessage, NewFlight};
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use testkit::{RestCall, rest_request};
+use time::OffsetDateTime;
+
+const FLIGHT: &str = "LH400-2026-12-01";
+
+struct Setup {
+    deps: Deps,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+/// The template's resources in moto, with flight LH400 registered.
+async fn setup() -> Setup {
+    let config = testkit::moto().await;
+    let resources = testkit::provision(&config).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let flights = FlightsTable::new(dynamo.clone(), &resources.get("FlightsTable").unwrap().reference);
+    let req: FlightRequest = serde_json::from_value(json!({
+        "carrier": "LH", "flightNumber": "400", "date": "2026-12-01", "origin": "FRA", "destination": "JFK",
+        "scheduledDeparture": "2026-12-01T10:05:00+01:00",
+        "passengers": [{"name": "Grace Hopper", "email": "grace@example.com", "mobile": testkit::unique_mobile()}]
+    }))
+    .unwrap();
+    flights.register(&NewFlight::try_from(req).unwrap(), "r1", OffsetDateTime::now_utc()).await.unwrap();
+    Setup {
+        deps: Deps {
+            flights,
+            alerts: AlertsTable::new(dynamo, &resources.get("AlertsTable").unwrap().reference),
+            publisher: AlertPublisher::new(
+                aws_sdk_sns::Client::new(&config),
+                &resources.get("AlertsTopic").unwrap().reference,
+            ),
+        },
+        sqs: aws_sdk_sqs::Client::new(&config),
+        queue: resources.get("SmsQueue").unwrap().reference.clone(),
+    }
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap(),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+async fn post_event(deps: &Deps, flight: &str, body: Value, headers: &[(&str, &str)]) -> Response<Body> {
+    let path = format!("/flights/{flight}/events");
+    let req = rest_request(RestCall {
+        method: "POST",
+        resource: "/flights/{flightId}/events",
+        path: &path,
+        path_parameters: &[("flightId", flight)],
+        headers,
+        body: Some(body),
+        ..Default::default()
+    });
+    handle(deps, req).await.unwrap()
+}
+
+async fn list(deps: &Deps, query: &[(&str, &str)]) -> Response<Body> {
+    let req =
+        rest_request(RestCall { method: "GET", resource: "/alerts", path: "/alerts", query, ..Default::default() });
+    handle(deps, req).await.unwrap()
+}
+
+/// The alert messages waiting in the SMS queue.
+async fn queued(setup: &Setup) -> Vec<AlertMessage> {
+    let received = setup
+        .sqs
+        .receive_message()
+        .queue_url(&setup.queue)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    received.messages.unwrap_or_default().iter().map(|m| AlertMessage::from_json(m.body().unwrap()).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_delay_is_recorded_published_and_listed() {
+    let s = setup().await;
+    let delay = json!({"type": "delay", "minutes": 45, "reason": "Late inbound aircraft"});
+    let accepted = post_event(&s.deps, FLIGHT, delay, &[("x-correlation-id", "trace-42")]).await;
+    assert_eq!(accepted.status(), 202);
+    let accepted = body_json(&accepted);
+    assert_eq!(
+        accepted["message"],
+        "LH400 FRA-JFK 01 Dec: delayed 45 min, now departs 10:50. Reason: Late inbound aircraft"
+    );
+
+    let messages = queued(&s).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].alert_id.as_str(), accepted["alertId"]);
+    assert_eq!(messages[0].correlation_id, "trace-42", "the correlation id travels with the alert");
+
+    let listed = body_json(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    let alert = &listed["items"][0];
+    assert_eq!(alert["alertId"], accepted["alertId"]);
+    assert_eq!(alert["type"], "delay");
+    assert_eq!(alert["minutes"], 45);
+    assert_eq!(alert["newDeparture"], "2026-12-01T10:50:00+01:00");
+    assert!(listed.get("nextCursor").is_none());
+}
+
+#[tokio::test]
+async fn retrying_with_the_same_idempotency_key_returns_the_same_alert() {
+    let s = setup().await;
+    let cancel = json!({"type": "cancellation", "reason": "Crew shortage"});
+    let first = body_json(&post_event(&s.deps, FLIGHT, cancel.clone(), &[("Idempotency-Key", "k-1")]).await);
+    let again = post_event(&s.deps, FLIGHT, cancel, &[("Idempotency-Key", "k-1")]).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(body_json(&again)["alertId"], first["alertId"]);
+    let listed = body_json(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_flights_and_invalid_events_change_nothing() {
+    let s = setup().await;
+    let unknown = post_event(&s.deps, "LH401-2026-12-01", json!({"type": "cancellation", "reason": "x"}), &[]).await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(body_json(&unknown)["type"], "/problems/not-found");
+
+    let invalid = post_event(&s.deps, FLIGHT, json!({"type": "delay", "reason": "x"}), &[]).await;
+    assert_eq!(invalid.status(), 400);
+    assert_eq!(body_json(&invalid)["errors"][0]["field"], "minutes");
+
+    let bad_key =
+        post_event(&s.deps, FLIGHT, json!({"type": "cancellation", "reason": "x"}), &[("Idempotency-Key", "a b")])
+            .await;
+    assert_eq!(body_json(&bad_key)["errors"][0]["field"], "Idempotency-Key");
+
+    assert!(queued(&s).await.is_empty(), "nothing was published");
+    let listed = body_json(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    assert_eq!(listed["items"], json!([]));
+}
+
+#[tokio::test]
+async fn alerts_page_with_a_cursor_bound_to_the_flight() {
+    let s = setup().await;
+    for minutes in [5, 10, 15] {
+        let event = json!({"type": "delay", "minutes": minutes, "reason": "ATC"});
+        assert_eq!(post_event(&s.deps, FLIGHT, event, &[]).await.status(), 202);
+    }
+    let first = body_json(&list(&s.deps, &[("flightId", FLIGHT), ("limit", "2")]).await);
+    let minutes: Vec<&Value> = first["items"].as_array().unwrap().iter().map(|a| &a["minutes"]).collect();
+    assert_eq!(minutes, [&json!(15), &json!(10)], "newest first");
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let second = body_json(&list(&s.deps, &[("flightId", FLIGHT), ("limit", "2"), ("cursor", cursor)]).await);
+    assert_eq!(second["items"][0]["minutes"], 5);
+
+    let other = list(&s.deps, &[("flightId", "LH401-2026-12-01"), ("cursor", cursor)]).await;
+    assert_eq!(other.status(), 400);
+    assert_eq!(body_json(&other)["errors"][0]["field"], "cursor");
+    assert_eq!(list(&s.deps, &[]).await.status(), 400, "flightId is required");
+    assert_eq!(list(&s.deps, &[("flightId", FLIGHT), ("limit", "0")]).await.status(), 400);
+}

@@ -1,0 +1,123 @@
+//! The flights handler fed with the sample API Gateway REST event, against moto.
+
+use super::handle;
+use adapters::flights_table::FlightsTable;
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use testkit::{RestCall, rest_request};
+
+async fn flights() -> FlightsTable {
+    let config = testkit::moto().await;
+    let resources = testkit::provision(&config).await;
+    FlightsTable::new(aws_sdk_dynamodb::Client::new(&config), &resources.get("FlightsTable").unwrap().reference)
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap(),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+fn registration(mobile: &str, email: &str) -> Value {
+    json!({
+        "carrier": "UA", "flightNumber": "83", "date": "2026-12-01", "origin": "SFO", "destination": "JFK",
+        "scheduledDeparture": "2026-12-01T08:30:00-08:00",
+        "passengers": [{"name": "Ada Lovelace", "email": email, "mobile": mobile}]
+    })
+}
+
+async fn post(flights: &FlightsTable, body: Value) -> Response<Body> {
+    let req = rest_request(RestCall {
+        method: "POST",
+        resource: "/flights",
+        path: "/flights",
+        body: Some(body),
+        ..Default::default()
+    });
+    handle(flights, req).await.unwrap()
+}
+
+async fn get(flights: &FlightsTable, id: &str) -> Response<Body> {
+    let path = format!("/flights/{id}");
+    let req = rest_request(RestCall {
+        method: "GET",
+        resource: "/flights/{flightId}",
+        path: &path,
+        path_parameters: &[("flightId", id)],
+        ..Default::default()
+    });
+    handle(flights, req).await.unwrap()
+}
+
+#[tokio::test]
+async fn registering_a_flight_answers_201_and_the_flight_reads_back_without_contact_details() {
+    let flights = flights().await;
+    let mobile = testkit::unique_mobile();
+    let created = post(&flights, registration(&mobile, "ada@example.com")).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["location"], "/flights/UA83-2026-12-01");
+    assert_eq!(body_json(&created), json!({"flightId": "UA83-2026-12-01", "passengerCount": 1}));
+
+    let read = get(&flights, "UA83-2026-12-01").await;
+    assert_eq!(read.status(), 200);
+    let flight = body_json(&read);
+    assert_eq!(flight["passengerCount"], 1);
+    assert_eq!(flight["origin"], "SFO");
+    let text = flight.to_string();
+    assert!(!text.contains(&mobile[2..]) && !text.contains("ada@"), "no contact details in {text}");
+}
+
+#[tokio::test]
+async fn registering_the_same_flight_twice_is_a_conflict() {
+    let flights = flights().await;
+    assert_eq!(post(&flights, registration(&testkit::unique_mobile(), "a@example.com")).await.status(), 201);
+    let again = post(&flights, registration(&testkit::unique_mobile(), "b@example.com")).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.headers()["content-type"], "application/problem+json");
+    assert_eq!(body_json(&again)["type"], "/problems/conflict");
+}
+
+#[tokio::test]
+async fn an_invalid_registration_names_each_field_and_writes_nothing() {
+    let flights = flights().await;
+    let mut body = registration("07700 900123", "not-an-email");
+    body["origin"] = json!("JFK");
+    let rejected = post(&flights, body).await;
+    assert_eq!(rejected.status(), 400);
+    assert_eq!(rejected.headers()["content-type"], "application/problem+json");
+    let problem = body_json(&rejected);
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["destination", "passengers[0].email", "passengers[0].mobile"]);
+    assert!(!problem.to_string().contains("07700"), "the rejected number is not echoed back");
+    assert_eq!(get(&flights, "UA83-2026-12-01").await.status(), 404, "nothing was written");
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_ids_are_problems() {
+    let flights = flights().await;
+    let wrong_type = post(&flights, json!({"carrier": 12})).await;
+    assert_eq!(wrong_type.status(), 400);
+    assert!(body_json(&wrong_type)["detail"].as_str().unwrap().contains("carrier"));
+    let unknown_field = post(&flights, json!({"carier": "UA"})).await;
+    assert_eq!(unknown_field.status(), 400);
+    assert!(body_json(&unknown_field)["detail"].as_str().unwrap().contains("carier"));
+    assert_eq!(get(&flights, "not-a-flight").await.status(), 400);
+    assert_eq!(get(&flights, "UA1-2030-01-01").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_unsupported() {
+    let flights = flights().await;
+    let req = rest_request(RestCall {
+        method: "POST",
+        resource: "/flights",
+        path: "/flights",
+        headers: &[("Content-Type", "text/plain")],
+        body: Some(json!("hello")),
+        ..Default::default()
+    });
+    let response = handle(&flights, req).await.unwrap();
+    assert_eq!(response.status(), 415);
+}
