@@ -168,15 +168,15 @@ impl TryFrom<FlightRequest> for NewFlight {
             OffsetDateTime::parse(s.trim(), &Rfc3339)
                 .map_err(|_| "must be an RFC 3339 date-time with offset, such as 2026-12-01T08:30:00-08:00".to_owned())
         });
-        if let (Some(o), Some(d)) = (&origin, &destination) {
-            if o == d {
-                c.push("destination", "must differ from origin");
-            }
+        if let (Some(o), Some(d)) = (&origin, &destination)
+            && o == d
+        {
+            c.push("destination", "must differ from origin");
         }
-        if let (Some(date), Some(dep)) = (date, departure) {
-            if dep.date() != date {
-                c.push("scheduledDeparture", "must fall on the flight's date, in the departure airport's local time");
-            }
+        if let (Some(date), Some(dep)) = (date, departure)
+            && dep.date() != date
+        {
+            c.push("scheduledDeparture", "must fall on the flight's date, in the departure airport's local time");
         }
         let mut passengers = Vec::new();
         match req.passengers {
