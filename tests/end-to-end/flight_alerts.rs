@@ -4,94 +4,17 @@
 //! Register a flight with three passengers, post a delay, and each passenger receives one
 //! text. Deliver the same alert again, twice, and still each has one.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// The local environment, started as the README's command starts it, stopped on drop.
-struct LocalEnv {
-    child: Child,
-    ready: Value,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl LocalEnv {
-    fn start() -> Self {
-        let exe = std::env::current_exe().unwrap();
-        let bin_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
-        let local_env = bin_dir.join("local-env");
-        assert!(local_env.exists(), "{} missing: run the tests with scripts/test", local_env.display());
-        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        let mut child = Command::new(local_env)
-            .current_dir(workspace)
-            .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--emulator-port", "0", "--bin-dir"])
-            .arg(&bin_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(ready) = line.strip_prefix("READY ") {
-                    let _ = tx.send(serde_json::from_str::<Value>(ready).unwrap());
-                }
-            }
-        });
-        let ready = match rx.recv_timeout(Duration::from_secs(180)) {
-            Ok(ready) => ready,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("local-env did not become ready; its output:\n{}", logs.lock().unwrap().join("\n"));
-            }
-        };
-        LocalEnv { child, ready, logs }
-    }
-
-    fn api(&self, path: &str) -> String {
-        format!("{}{path}", self.ready["api"].as_str().unwrap())
-    }
-
-    fn moto(&self) -> &str {
-        self.ready["moto"].as_str().unwrap()
-    }
-
-    fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
-    }
-}
-
-impl Drop for LocalEnv {
-    fn drop(&mut self) {
-        // SIGTERM lets local-env stop moto, the emulator and the functions it started.
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        for _ in 0..100 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-    }
-}
+mod support;
+use support::{LocalEnv, aws_sqs};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delay_texts_every_passenger_exactly_once() {
-    let env = LocalEnv::start();
-    let http = reqwest::Client::new();
+    let env = LocalEnv::start(&[]);
+    let http = env.client();
     let mobiles: Vec<String> = (0..3).map(|_| testkit::unique_mobile()).collect();
     let emails = ["ada@example.com", "grace@example.com", "alan@example.com"];
 
@@ -171,14 +94,4 @@ async fn a_delay_texts_every_passenger_exactly_once() {
             assert!(!line.contains(secret), "unmasked contact detail in a log line: {line}");
         }
     }
-}
-
-async fn aws_sqs(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "e2e"))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
 }

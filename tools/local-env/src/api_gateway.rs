@@ -1,11 +1,14 @@
 //! A local stand-in for API Gateway's REST API with Lambda proxy integration: matches the
-//! request against the template's `Api` events, builds the payload-v1 proxy event,
-//! invokes the function and turns its proxy response back into HTTP.
+//! request against the template's `Api` events, applies the API's protections (API key,
+//! usage-plan throttle, request validation against openapi.yaml) in the order API Gateway
+//! does, builds the payload-v1 proxy event, invokes the function and turns its proxy
+//! response back into HTTP. Refusals carry the bodies of openapi.yaml's gateway responses.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,6 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::Error;
 use crate::emulator::Invoker;
+use crate::openapi::{OpenApi, validate};
 
 /// API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -76,15 +80,38 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What API Gateway checks before a function runs.
+pub struct Protections {
+    pub api: OpenApi,
+    /// The key clients send in `x-api-key` where the contract requires one.
+    pub api_key: String,
+    /// Usage-plan throttle: steady requests per second and burst, per API key.
+    pub throttle: Option<(f64, f64)>,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `rate` per second.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
 struct Gateway {
     routes: Vec<Route>,
     invoker: Invoker,
     stage: String,
+    protections: Protections,
+    buckets: Mutex<BTreeMap<String, Bucket>>,
 }
 
 /// Serves the API on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, routes: Vec<Route>, invoker: Invoker, stage: String) -> Result<(), Error> {
-    let gateway = Arc::new(Gateway { routes, invoker, stage });
+pub async fn serve(
+    listener: TcpListener,
+    routes: Vec<Route>,
+    invoker: Invoker,
+    stage: String,
+    protections: Protections,
+) -> Result<(), Error> {
+    let gateway = Arc::new(Gateway { routes, invoker, stage, protections, buckets: Mutex::new(BTreeMap::new()) });
     loop {
         let (stream, peer) = listener.accept().await.map_err(|e| Error::Process(e.to_string()))?;
         let gateway = gateway.clone();
@@ -96,6 +123,15 @@ pub async fn serve(listener: TcpListener, routes: Vec<Route>, invoker: Invoker, 
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
+}
+
+/// A refusal by the gateway itself, shaped as the contract's gateway responses.
+fn refusal(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response<Full<Bytes>> {
+    let body = json!({"type": kind, "title": title, "status": status.as_u16(), "detail": detail});
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/problem+json"));
+    response
 }
 
 fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
@@ -112,17 +148,16 @@ impl Gateway {
         let exact =
             self.routes.iter().find_map(|r| (r.method == method).then(|| r.matches(&path)).flatten().map(|p| (r, p)));
         let Some((route, params)) = exact else {
-            return if self.routes.iter().any(|r| r.matches(&path).is_some()) {
-                gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-            } else {
-                gateway_error(StatusCode::NOT_FOUND, "Not Found")
-            };
+            return refusal(StatusCode::NOT_FOUND, "/problems/not-found", "Not found", "no such operation");
         };
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long"),
         };
+        if let Some(refused) = self.check(route, &parts, &params, &body) {
+            return refused;
+        }
         let event = proxy_event(&parts, &body, route, &params, &self.stage, peer);
         match self.invoker.invoke(&route.function, &event).await {
             Ok(response) => proxy_response(&response),
@@ -131,6 +166,86 @@ impl Gateway {
                 gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
             }
         }
+    }
+}
+
+impl Gateway {
+    /// API key, then throttle, then validation: API Gateway's order.
+    fn check(
+        &self,
+        route: &Route,
+        parts: &hyper::http::request::Parts,
+        params: &BTreeMap<String, String>,
+        body: &Bytes,
+    ) -> Option<Response<Full<Bytes>>> {
+        let p = &self.protections;
+        let operation = p.api.operations().into_iter().find(|o| o.path == route.resource && o.method == route.method);
+        let Some(operation) = operation else {
+            return Some(refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "/problems/unavailable",
+                "Service unavailable",
+                "operation missing from the API definition",
+            ));
+        };
+        let key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if operation.api_key_required && key != p.api_key {
+            return Some(refusal(
+                StatusCode::FORBIDDEN,
+                "/problems/forbidden",
+                "Forbidden",
+                "send a valid API key in the x-api-key header",
+            ));
+        }
+        if let Some((rate, burst)) = p.throttle {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, at: now });
+            bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(burst);
+            bucket.at = now;
+            if bucket.tokens < 1.0 {
+                return Some(refusal(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "/problems/throttled",
+                    "Too many requests",
+                    "slow down: the API key exceeded its rate limit",
+                ));
+            }
+            bucket.tokens -= 1.0;
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        let missing: Vec<&str> = operation
+            .required_parameters
+            .iter()
+            .filter(|(location, name)| match location.as_str() {
+                "path" => !params.contains_key(name),
+                "query" => !query.split('&').any(|pair| pair.split('=').next() == Some(name.as_str())),
+                "header" => !parts.headers.contains_key(name.as_str()),
+                _ => false,
+            })
+            .map(|(_, name)| name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let detail = format!("Missing required request parameters: [{}]", missing.join(", "));
+            return Some(refusal(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", &detail));
+        }
+        let json_body =
+            parts.headers.get("content-type").and_then(|v| v.to_str().ok()).is_none_or(|v| {
+                v.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
+            });
+        if let Some(schema) = operation.body_schema.as_ref().filter(|_| json_body) {
+            let mut errors = Vec::new();
+            match serde_json::from_slice::<Value>(body) {
+                Ok(value) => validate(&p.api, schema, &value, "", &mut errors),
+                Err(_) if body.is_empty() && !operation.body_required => {}
+                Err(_) => errors.push("body: not a JSON document".to_owned()),
+            }
+            if !errors.is_empty() {
+                let detail = format!("Invalid request body: [{}]", errors.join("; "));
+                return Some(refusal(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", &detail));
+            }
+        }
+        None
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod api_gateway;
 pub mod emulator;
 pub mod error;
+pub mod openapi;
 pub mod processes;
 pub mod provision;
 pub mod sqs_source;

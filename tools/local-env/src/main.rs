@@ -8,12 +8,15 @@
 //!   --bin-dir DIR      where the function binaries are (default target/debug)
 //!   --venv DIR         the project's Python venv with moto and cargo-lambda (default .venv)
 //!   --template FILE    the SAM template (default infra/template.yaml)
+//!   --api-key KEY      the API key clients send as x-api-key (default local-api-key)
+//!   --parameter N=V    a template parameter override, like sam deploy's (repeatable)
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use local_env::api_gateway::{self, Route};
+use local_env::api_gateway::{self, Protections, Route};
 use local_env::emulator::Invoker;
+use local_env::openapi::OpenApi;
 use local_env::processes::{self, free_port};
 use local_env::sqs_source::{self, SqsSource};
 use local_env::template::EventSpec;
@@ -27,6 +30,8 @@ struct Options {
     bin_dir: PathBuf,
     venv: PathBuf,
     template: PathBuf,
+    api_key: String,
+    parameters: Vec<(String, String)>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -38,6 +43,8 @@ fn parse_args() -> Result<Options, String> {
         bin_dir: PathBuf::from("target/debug"),
         venv: PathBuf::from(".venv"),
         template: PathBuf::from("infra/template.yaml"),
+        api_key: "local-api-key".into(),
+        parameters: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -51,6 +58,12 @@ fn parse_args() -> Result<Options, String> {
             "--bin-dir" => o.bin_dir = value()?.into(),
             "--venv" => o.venv = value()?.into(),
             "--template" => o.template = value()?.into(),
+            "--api-key" => o.api_key = value()?,
+            "--parameter" => {
+                let v = value()?;
+                let (name, val) = v.split_once('=').ok_or_else(|| format!("--parameter takes Name=Value, not {v}"))?;
+                o.parameters.push((name.to_owned(), val.to_owned()));
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
         }
@@ -83,7 +96,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run(o: Options) -> Result<(), Error> {
-    let template = Template::load(&o.template)?;
+    let mut template = Template::load(&o.template)?;
+    for (name, value) in &o.parameters {
+        template.override_parameter(name, value)?;
+    }
+    let contract = OpenApi::load(
+        template
+            .api_definition()
+            .ok_or_else(|| Error::Template("no AWS::Serverless::Api with an included DefinitionBody".into()))?,
+    )?;
     let functions = template.functions()?;
     let workspace = std::env::current_dir().map_err(|e| Error::Process(e.to_string()))?;
 
@@ -170,17 +191,32 @@ async fn run(o: Options) -> Result<(), Error> {
         .map_err(|e| Error::Process(format!("API port {api_port}: {e}")))?;
     let stage = template.parameter_default("Stage").unwrap_or_else(|| "dev".into());
     let api = format!("http://127.0.0.1:{api_port}");
-    tokio::spawn(api_gateway::serve(listener, routes.clone(), invoker, stage));
+    let throttle = match template.usage_plan_throttle() {
+        Some((rate, burst)) => {
+            let number = |v: &serde_yaml::Value| -> Result<f64, Error> {
+                let text = resources.resolve(v)?;
+                text.parse().map_err(|_| Error::Template(format!("usage plan throttle {text} is not a number")))
+            };
+            Some((number(&rate)?, number(&burst)?))
+        }
+        None => None,
+    };
+    let protections = Protections { api: contract, api_key: o.api_key.clone(), throttle };
+    tokio::spawn(api_gateway::serve(listener, routes.clone(), invoker, stage, protections));
 
     println!("Flight alerts is running locally.");
     println!("  API       {api}");
     for r in &routes {
         println!("              {:<5} {}  -> {}", r.method, r.resource, r.function);
     }
+    println!("  API key   {}  (send as x-api-key)", o.api_key);
+    if let Some((rate, burst)) = throttle {
+        println!("  Throttle  {rate} requests/s, burst {burst} (usage plan; 429 beyond)");
+    }
     println!("  AWS       {moto}  (moto; texts sent: {moto}/moto-api/data.json, under sns.SMS)");
     println!("  Lambda    {emulator}  (cargo-lambda runtime emulator)");
     println!("Function logs follow. Ctrl-C stops everything.");
-    let ready = serde_json::json!({"api": api, "moto": moto, "emulator": emulator, "resources": resources.resources});
+    let ready = serde_json::json!({"api": api, "apiKey": o.api_key, "moto": moto, "emulator": emulator, "resources": resources.resources});
     println!("READY {ready}");
 
     shutdown_signal().await;

@@ -90,10 +90,7 @@ impl Resources {
 /// environments can share one emulator.
 pub async fn provision(config: &SdkConfig, template: &Template, prefix: &str) -> Result<Resources, Error> {
     let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-    let mut out = Resources { region, ..Resources::default() };
-    if let Some(stage) = template.parameter_default("Stage") {
-        out.parameters.insert("Stage".into(), stage);
-    }
+    let mut out = Resources { region, parameters: template.parameter_values(), ..Resources::default() };
 
     let dynamo = aws_sdk_dynamodb::Client::new(config);
     for table in template.tables()? {

@@ -146,9 +146,46 @@ impl Template {
         Ok(Self { path, resources, globals, parameters: mapping(get(&root, "Parameters")) })
     }
 
-    /// The default value of a template parameter.
+    /// The value a template parameter takes: its override, else its default.
     pub fn parameter_default(&self, name: &str) -> Option<String> {
         str_of(get(&mapping(get(&self.parameters, name)), "Default"))
+    }
+
+    /// Every parameter's value.
+    pub fn parameter_values(&self) -> BTreeMap<String, String> {
+        self.parameters
+            .keys()
+            .filter_map(|k| k.as_str())
+            .filter_map(|k| self.parameter_default(k).map(|v| (k.to_owned(), v)))
+            .collect()
+    }
+
+    /// Sets a parameter, as `sam deploy --parameter-overrides Name=Value` does.
+    pub fn override_parameter(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let Some(Value::Mapping(param)) = self.parameters.get_mut(Value::String(name.to_owned())) else {
+            return Err(Error::Template(format!("no parameter {name}")));
+        };
+        param.insert(Value::String("Default".into()), Value::String(value.to_owned()));
+        Ok(())
+    }
+
+    /// The API's OpenAPI document: the `AWS::Include` location of the API's DefinitionBody,
+    /// relative to the template.
+    pub fn api_definition(&self) -> Option<PathBuf> {
+        self.of_type("AWS::Serverless::Api").into_iter().find_map(|(_, props)| {
+            let body = mapping(get(&props, "DefinitionBody"));
+            let transform = mapping(get(&body, "Fn::Transform"));
+            let location = str_of(get(&mapping(get(&transform, "Parameters")), "Location"))?;
+            Some(self.path.parent().unwrap_or(Path::new(".")).join(location))
+        })
+    }
+
+    /// The usage plan's throttle: (rate limit, burst limit), unresolved.
+    pub fn usage_plan_throttle(&self) -> Option<(Value, Value)> {
+        self.of_type("AWS::ApiGateway::UsagePlan").into_iter().find_map(|(_, props)| {
+            let throttle = mapping(get(&props, "Throttle"));
+            Some((get(&throttle, "RateLimit")?.clone(), get(&throttle, "BurstLimit")?.clone()))
+        })
     }
 
     fn of_type(&self, kind: &str) -> Vec<(String, Mapping)> {
@@ -326,10 +363,11 @@ mod tests {
     #[test]
     fn reads_the_projects_template() {
         let t = template();
-        let tables: Vec<String> = t.tables().unwrap().into_iter().map(|t| t.logical_id).collect();
+        let mut tables: Vec<String> = t.tables().unwrap().into_iter().map(|t| t.logical_id).collect();
+        tables.sort();
         assert_eq!(tables, ["AlertsTable", "FlightsTable", "SmsDeliveriesTable"]);
         assert!(t.tables().unwrap().iter().all(|t| t.ttl_attribute.as_deref() == Some("expiresAt")));
-        assert_eq!(t.topics(), ["AlertsTopic"]);
+        assert_eq!(t.topics(), ["AlertsTopic", "AlarmTopic"]);
         let queues = t.queues().unwrap();
         assert_eq!(queues[0].logical_id, "SmsDeadLetterQueue");
         assert_eq!(queues[1].redrive, Some(("SmsDeadLetterQueue".into(), 5)));
