@@ -60,6 +60,33 @@ pub struct FunctionSpec {
     /// Unresolved environment values (may hold `!Ref` and friends).
     pub environment: BTreeMap<String, Value>,
     pub events: Vec<EventSpec>,
+    /// The statements of the function's inline policies.
+    pub policies: Vec<PolicyStatement>,
+}
+
+/// One IAM policy statement, as written in the template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyStatement {
+    pub actions: Vec<String>,
+    /// `Resource` entries, unresolved.
+    pub resources: Vec<Value>,
+    /// `NotResource` entries, unresolved.
+    pub not_resources: Vec<Value>,
+}
+
+impl PolicyStatement {
+    /// The logical ids this statement's resources reference (`!GetAtt X.Arn`, `!Ref X`).
+    pub fn resource_ids(&self) -> Vec<String> {
+        self.resources.iter().filter_map(|r| target(Some(r))).collect()
+    }
+}
+
+fn list(value: Option<&Value>) -> Vec<Value> {
+    match value {
+        Some(Value::Sequence(items)) => items.clone(),
+        Some(other) => vec![other.clone()],
+        None => Vec::new(),
+    }
 }
 
 fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
@@ -339,7 +366,20 @@ impl Template {
                         }
                     }
                 }
+                let policies = list(get(&props, "Policies"))
+                    .iter()
+                    .flat_map(|policy| list(get(&mapping(Some(policy)), "Statement")))
+                    .map(|statement| {
+                        let statement = mapping(Some(&statement));
+                        PolicyStatement {
+                            actions: list(get(&statement, "Action")).iter().filter_map(|a| str_of(Some(a))).collect(),
+                            resources: list(get(&statement, "Resource")),
+                            not_resources: list(get(&statement, "NotResource")),
+                        }
+                    })
+                    .collect();
                 Ok(FunctionSpec {
+                    policies,
                     binary,
                     timeout: u64_of(setting("Timeout")).unwrap_or(3),
                     memory: u64_of(setting("MemorySize")).unwrap_or(128),

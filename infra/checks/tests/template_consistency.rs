@@ -1,0 +1,149 @@
+//! The template, the workspace and the API contract must describe the same system: a
+//! function crate that is not deployed, an operation without an integration, a setting a
+//! function reads that the template does not give it, or a resource it touches without a
+//! policy for it, fails here rather than in production.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use local_env::Template;
+use local_env::openapi::OpenApi;
+use local_env::template::{EventSpec, FunctionSpec, Intrinsic, intrinsic};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn template() -> Template {
+    Template::load(root().join("infra/template.yaml")).unwrap()
+}
+
+fn functions() -> Vec<FunctionSpec> {
+    template().functions().unwrap()
+}
+
+/// All Rust source of one function crate.
+fn sources(function: &str) -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(&root().join("functions").join(function).join("src"), &mut out);
+    out
+}
+
+#[test]
+fn every_function_crate_is_deployed_and_nothing_else_is() {
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let deployed: BTreeSet<String> = functions().into_iter().map(|f| f.binary).collect();
+    assert_eq!(crates, deployed, "functions/ and the template's functions differ");
+    for name in &crates {
+        let manifest = std::fs::read_to_string(root().join("functions").join(name).join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("name = \"{name}\"")), "functions/{name} must build a binary named {name}");
+    }
+}
+
+#[test]
+fn every_operation_is_integrated_with_the_function_that_serves_it() {
+    let template = template();
+    let api = OpenApi::load(template.api_definition().unwrap()).unwrap();
+    let functions = functions();
+    let operations = api.operations();
+    for op in &operations {
+        let id = op
+            .integration_function
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} {} has no integration", op.method, op.path));
+        let function =
+            functions.iter().find(|f| f.logical_id == id).unwrap_or_else(|| panic!("{id} is not a function"));
+        let event = EventSpec::Api { path: op.path.clone(), method: op.method.clone() };
+        assert!(function.events.contains(&event), "{id} has no Api event for {} {}", op.method, op.path);
+        assert!(op.api_key_required, "{} {} is not protected by the API key", op.method, op.path);
+    }
+    for function in &functions {
+        for event in &function.events {
+            if let EventSpec::Api { path, method } = event {
+                let op = operations.iter().find(|o| &o.path == path && &o.method == method);
+                let op =
+                    op.unwrap_or_else(|| panic!("{method} {path} of {} is not in openapi.yaml", function.logical_id));
+                assert_eq!(op.integration_function.as_deref(), Some(function.logical_id.as_str()));
+            }
+        }
+    }
+}
+
+#[test]
+fn functions_get_every_setting_they_read_and_nothing_stale() {
+    let reads = regex::Regex::new(r#"setting\("([A-Z0-9_]+)"\)"#).unwrap();
+    for function in functions() {
+        let read: BTreeSet<String> = reads.captures_iter(&sources(&function.binary)).map(|c| c[1].to_owned()).collect();
+        let given: BTreeSet<String> = function.environment.keys().filter(|k| *k != "RUST_LOG").cloned().collect();
+        assert_eq!(read, given, "settings {} reads vs. those the template gives it", function.binary);
+    }
+}
+
+#[test]
+fn functions_have_a_policy_for_every_resource_they_are_given_and_no_wildcards() {
+    let template = template();
+    for function in functions() {
+        let mut touched: Vec<String> = function
+            .environment
+            .values()
+            .filter_map(|v| match intrinsic(v) {
+                Some(Intrinsic::Ref(id) | Intrinsic::GetAtt(id, _)) => Some(id),
+                _ => None,
+            })
+            .filter(|id| template.resource_type(id).is_some())
+            .collect();
+        touched.sort();
+        touched.dedup();
+        let covered: BTreeSet<String> = function.policies.iter().flat_map(|s| s.resource_ids()).collect();
+        for id in &touched {
+            assert!(covered.contains(id), "{} is given {id} but no policy statement names it", function.logical_id);
+        }
+        for statement in &function.policies {
+            for action in &statement.actions {
+                assert!(!action.contains('*'), "{}: wildcard action {action}", function.logical_id);
+            }
+            for resource in &statement.resources {
+                assert_ne!(resource.as_str(), Some("*"), "{}: Resource \"*\"", function.logical_id);
+            }
+            assert!(
+                !statement.resources.is_empty() || !statement.not_resources.is_empty(),
+                "{}: a statement without resources",
+                function.logical_id
+            );
+        }
+    }
+}
+
+#[test]
+fn queues_feeding_functions_outlast_them_and_have_dead_letter_queues() {
+    let template = template();
+    let queues = template.queues().unwrap();
+    for function in functions() {
+        for event in &function.events {
+            if let EventSpec::Sqs { queue, report_failures, .. } = event {
+                let spec = queues.iter().find(|q| &q.logical_id == queue).unwrap();
+                let visibility = spec.visibility_timeout.unwrap_or(30);
+                assert!(
+                    visibility >= 6 * function.timeout,
+                    "{queue}: visibility {visibility}s < 6 x {}s",
+                    function.timeout
+                );
+                assert!(spec.redrive.is_some(), "{queue} has no dead-letter queue");
+                assert!(report_failures, "{} must report partial batch failures", function.logical_id);
+            }
+        }
+    }
+}
