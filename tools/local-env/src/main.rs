@@ -132,13 +132,6 @@ async fn run(o: Options) -> Result<(), Error> {
     let (api_port, moto_port, emulator_port) = (pick(o.api_port)?, pick(o.moto_port)?, pick(o.emulator_port)?);
     let moto = format!("http://127.0.0.1:{moto_port}");
     let _moto = processes::start_moto(&o.venv, moto_port, true).await?;
-    // The environment's own AWS clients, pointed at moto like the functions' are.
-    let aws_env = [
-        ("AWS_ENDPOINT_URL", moto.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&moto)
         .region(aws_config::Region::new("us-east-1"))
@@ -154,16 +147,9 @@ async fn run(o: Options) -> Result<(), Error> {
     let mut routes = Vec::new();
     let sqs = aws_sdk_sqs::Client::new(&config);
     for f in &functions {
-        let mut env: Vec<(String, String)> = aws_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        env.extend([
-            ("AWS_LAMBDA_FUNCTION_NAME".into(), f.binary.clone()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), f.memory.to_string()),
-            ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
-            ("AWS_LAMBDA_RUNTIME_API".into(), format!("http://127.0.0.1:{emulator_port}/.rt/{}", f.binary)),
-        ]);
-        for (name, value) in &f.environment {
-            env.push((name.clone(), resources.resolve(value)?));
-        }
+        // cargo-lambda's emulator serves each function's runtime API under its name.
+        let runtime_api = format!("http://127.0.0.1:{emulator_port}/.rt/{}", f.binary);
+        let env = provision::function_environment(f, &resources, &moto, &runtime_api)?;
         processes::start_function(absolute(&workspace, &o.bin_dir.join(&f.binary)), f.binary.clone(), env);
         for event in &f.events {
             match event {

@@ -188,3 +188,31 @@ pub async fn provision(config: &SdkConfig, template: &Template, prefix: &str) ->
     }
     Ok(out)
 }
+
+/// The environment a function's process gets locally: the AWS settings that point its
+/// SDK at the emulator, the Lambda runtime variables, and the template's variables for it,
+/// resolved against what was provisioned.
+pub fn function_environment(
+    function: &crate::template::FunctionSpec,
+    resources: &Resources,
+    aws_endpoint: &str,
+    runtime_api: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", aws_endpoint),
+        ("AWS_REGION", resources.region.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_LAMBDA_FUNCTION_NAME", function.binary.as_str()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), function.memory.to_string()));
+    for (name, value) in &function.environment {
+        env.push((name.clone(), resources.resolve(value)?));
+    }
+    Ok(env)
+}
