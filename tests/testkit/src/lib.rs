@@ -138,12 +138,13 @@ pub fn unique_mobile() -> String {
 /// Every text moto has recorded as sent, by phone number, oldest first. moto's SMS
 /// sink is the ground truth of "what did passengers receive".
 pub async fn texts_by_number(endpoint: &str) -> std::collections::HashMap<String, Vec<String>> {
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .expect("moto answers")
-        .json()
-        .await
-        .expect("moto's data is JSON");
+    // moto serialises its state while other requests change it, and then answers with an
+    // error page; asking again gets a consistent snapshot.
+    let url = format!("{endpoint}/moto-api/data.json");
+    let data: Value = eventually(Duration::from_secs(30), "moto's data as JSON", || async {
+        reqwest::get(&url).await.ok()?.json::<Value>().await.ok()
+    })
+    .await;
     let mut texts: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     for sms in data["sns"]["SMS"].as_array().into_iter().flatten() {
         if let (Some(number), Some(message)) = (sms["phone_number"].as_str(), sms["message"].as_str()) {
