@@ -99,11 +99,6 @@ impl Drop for LocalEnv {
 
 /// An SQS client on the environment's moto.
 pub async fn aws_sqs(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "e2e"))
-        .load()
-        .await;
+    let config = local_env::provision::emulator_config(endpoint).await;
     aws_sdk_sqs::Client::new(&config)
 }

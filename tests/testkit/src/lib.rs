@@ -105,6 +105,14 @@ pub fn rest_request(call: RestCall<'_>) -> lambda_http::Request {
     lambda_http::request::from_str(&event.to_string()).expect("a REST API proxy event")
 }
 
+/// The JSON body of a function's HTTP response.
+pub fn json_body(response: &lambda_http::Response<lambda_http::Body>) -> Value {
+    match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
 /// The moto server of this test run.
 pub fn moto_endpoint() -> String {
     std::env::var("MOTO_ENDPOINT")
@@ -113,12 +121,7 @@ pub fn moto_endpoint() -> String {
 
 /// SDK configuration for moto, with the same settings the functions get.
 pub async fn moto() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "testkit"))
-        .load()
-        .await
+    local_env::provision::emulator_config(&moto_endpoint()).await
 }
 
 /// The template's resources, freshly created in moto under a prefix no other test uses.

@@ -194,12 +194,7 @@ async fn run(o: Options) -> Result<(), Error> {
     let moto_port = processes::free_port()?;
     let moto = format!("http://127.0.0.1:{moto_port}");
     let _moto = processes::start_moto(&venv, moto_port, true).await?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "bench"))
-        .load()
-        .await;
+    let config = provision::emulator_config(&moto).await;
     let resources = provision::provision(&config, &template, "").await?;
     let setup =
         Setup { template, resources, moto: moto.clone(), workspace: workspace.clone(), bin_dir: o.bin_dir.clone() };

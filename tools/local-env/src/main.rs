@@ -132,12 +132,7 @@ async fn run(o: Options) -> Result<(), Error> {
     let (api_port, moto_port, emulator_port) = (pick(o.api_port)?, pick(o.moto_port)?, pick(o.emulator_port)?);
     let moto = format!("http://127.0.0.1:{moto_port}");
     let _moto = processes::start_moto(&o.venv, moto_port, true).await?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "local-env"))
-        .load()
-        .await;
+    let config = provision::emulator_config(&moto).await;
     let resources = provision::provision(&config, &template, "").await?;
 
     let _emulator = processes::start_emulator(&o.venv, &workspace, emulator_port).await?;

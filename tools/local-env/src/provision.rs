@@ -86,6 +86,17 @@ impl Resources {
     }
 }
 
+/// SDK configuration for the local emulator at `endpoint`: its region and its fixed test
+/// credentials, the same values the functions get through their environment.
+pub async fn emulator_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "local"))
+        .load()
+        .await
+}
+
 /// Creates every resource of the template, names prefixed with `prefix` so several
 /// environments can share one emulator.
 pub async fn provision(config: &SdkConfig, template: &Template, prefix: &str) -> Result<Resources, Error> {

@@ -46,13 +46,6 @@ async fn setup() -> Setup {
     }
 }
 
-fn body_json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a text body, got {other:?}"),
-    }
-}
-
 async fn post_event(deps: &Deps, flight: &str, body: Value, headers: &[(&str, &str)]) -> Response<Body> {
     let path = format!("/flights/{flight}/events");
     let req = rest_request(RestCall {
@@ -93,7 +86,7 @@ async fn a_delay_is_recorded_published_and_listed() {
     let delay = json!({"type": "delay", "minutes": 45, "reason": "Late inbound aircraft"});
     let accepted = post_event(&s.deps, FLIGHT, delay, &[("x-correlation-id", "trace-42")]).await;
     assert_eq!(accepted.status(), 202);
-    let accepted = body_json(&accepted);
+    let accepted = testkit::json_body(&accepted);
     assert_eq!(
         accepted["message"],
         "LH400 FRA-JFK 01 Dec: delayed 45 min, now departs 10:50. Reason: Late inbound aircraft"
@@ -104,7 +97,7 @@ async fn a_delay_is_recorded_published_and_listed() {
     assert_eq!(messages[0].alert_id.as_str(), accepted["alertId"]);
     assert_eq!(messages[0].correlation_id, "trace-42", "the correlation id travels with the alert");
 
-    let listed = body_json(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
     let alert = &listed["items"][0];
     assert_eq!(alert["alertId"], accepted["alertId"]);
     assert_eq!(alert["type"], "delay");
@@ -117,11 +110,11 @@ async fn a_delay_is_recorded_published_and_listed() {
 async fn retrying_with_the_same_idempotency_key_returns_the_same_alert() {
     let s = setup().await;
     let cancel = json!({"type": "cancellation", "reason": "Crew shortage"});
-    let first = body_json(&post_event(&s.deps, FLIGHT, cancel.clone(), &[("Idempotency-Key", "k-1")]).await);
+    let first = testkit::json_body(&post_event(&s.deps, FLIGHT, cancel.clone(), &[("Idempotency-Key", "k-1")]).await);
     let again = post_event(&s.deps, FLIGHT, cancel, &[("Idempotency-Key", "k-1")]).await;
     assert_eq!(again.status(), 202);
-    assert_eq!(body_json(&again)["alertId"], first["alertId"]);
-    let listed = body_json(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    assert_eq!(testkit::json_body(&again)["alertId"], first["alertId"]);
+    let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
 
@@ -130,19 +123,19 @@ async fn unknown_flights_and_invalid_events_change_nothing() {
     let s = setup().await;
     let unknown = post_event(&s.deps, "LH401-2026-12-01", json!({"type": "cancellation", "reason": "x"}), &[]).await;
     assert_eq!(unknown.status(), 404);
-    assert_eq!(body_json(&unknown)["type"], "/problems/not-found");
+    assert_eq!(testkit::json_body(&unknown)["type"], "/problems/not-found");
 
     let invalid = post_event(&s.deps, FLIGHT, json!({"type": "delay", "reason": "x"}), &[]).await;
     assert_eq!(invalid.status(), 400);
-    assert_eq!(body_json(&invalid)["errors"][0]["field"], "minutes");
+    assert_eq!(testkit::json_body(&invalid)["errors"][0]["field"], "minutes");
 
     let bad_key =
         post_event(&s.deps, FLIGHT, json!({"type": "cancellation", "reason": "x"}), &[("Idempotency-Key", "a b")])
             .await;
-    assert_eq!(body_json(&bad_key)["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(testkit::json_body(&bad_key)["errors"][0]["field"], "Idempotency-Key");
 
     assert!(queued(&s).await.is_empty(), "nothing was published");
-    let listed = body_json(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
     assert_eq!(listed["items"], json!([]));
 }
 
@@ -153,16 +146,16 @@ async fn alerts_page_with_a_cursor_bound_to_the_flight() {
         let event = json!({"type": "delay", "minutes": minutes, "reason": "ATC"});
         assert_eq!(post_event(&s.deps, FLIGHT, event, &[]).await.status(), 202);
     }
-    let first = body_json(&list(&s.deps, &[("flightId", FLIGHT), ("limit", "2")]).await);
+    let first = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT), ("limit", "2")]).await);
     let minutes: Vec<&Value> = first["items"].as_array().unwrap().iter().map(|a| &a["minutes"]).collect();
     assert_eq!(minutes, [&json!(15), &json!(10)], "newest first");
     let cursor = first["nextCursor"].as_str().unwrap();
-    let second = body_json(&list(&s.deps, &[("flightId", FLIGHT), ("limit", "2"), ("cursor", cursor)]).await);
+    let second = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT), ("limit", "2"), ("cursor", cursor)]).await);
     assert_eq!(second["items"][0]["minutes"], 5);
 
     let other = list(&s.deps, &[("flightId", "LH401-2026-12-01"), ("cursor", cursor)]).await;
     assert_eq!(other.status(), 400);
-    assert_eq!(body_json(&other)["errors"][0]["field"], "cursor");
+    assert_eq!(testkit::json_body(&other)["errors"][0]["field"], "cursor");
     assert_eq!(list(&s.deps, &[]).await.status(), 400, "flightId is required");
     assert_eq!(list(&s.deps, &[("flightId", FLIGHT), ("limit", "0")]).await.status(), 400);
 }

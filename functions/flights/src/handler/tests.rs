@@ -12,13 +12,6 @@ async fn flights() -> FlightsTable {
     FlightsTable::new(aws_sdk_dynamodb::Client::new(&config), &resources.get("FlightsTable").unwrap().reference)
 }
 
-fn body_json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a text body, got {other:?}"),
-    }
-}
-
 fn registration(mobile: &str, email: &str) -> Value {
     json!({
         "carrier": "UA", "flightNumber": "83", "date": "2026-12-01", "origin": "SFO", "destination": "JFK",
@@ -57,11 +50,11 @@ async fn registering_a_flight_answers_201_and_the_flight_reads_back_without_cont
     let created = post(&flights, registration(&mobile, "ada@example.com")).await;
     assert_eq!(created.status(), 201);
     assert_eq!(created.headers()["location"], "/flights/UA83-2026-12-01");
-    assert_eq!(body_json(&created), json!({"flightId": "UA83-2026-12-01", "passengerCount": 1}));
+    assert_eq!(testkit::json_body(&created), json!({"flightId": "UA83-2026-12-01", "passengerCount": 1}));
 
     let read = get(&flights, "UA83-2026-12-01").await;
     assert_eq!(read.status(), 200);
-    let flight = body_json(&read);
+    let flight = testkit::json_body(&read);
     assert_eq!(flight["passengerCount"], 1);
     assert_eq!(flight["origin"], "SFO");
     let text = flight.to_string();
@@ -75,7 +68,7 @@ async fn registering_the_same_flight_twice_is_a_conflict() {
     let again = post(&flights, registration(&testkit::unique_mobile(), "b@example.com")).await;
     assert_eq!(again.status(), 409);
     assert_eq!(again.headers()["content-type"], "application/problem+json");
-    assert_eq!(body_json(&again)["type"], "/problems/conflict");
+    assert_eq!(testkit::json_body(&again)["type"], "/problems/conflict");
 }
 
 #[tokio::test]
@@ -86,7 +79,7 @@ async fn an_invalid_registration_names_each_field_and_writes_nothing() {
     let rejected = post(&flights, body).await;
     assert_eq!(rejected.status(), 400);
     assert_eq!(rejected.headers()["content-type"], "application/problem+json");
-    let problem = body_json(&rejected);
+    let problem = testkit::json_body(&rejected);
     let fields: Vec<&str> =
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["destination", "passengers[0].email", "passengers[0].mobile"]);
@@ -99,10 +92,10 @@ async fn malformed_bodies_and_ids_are_problems() {
     let flights = flights().await;
     let wrong_type = post(&flights, json!({"carrier": 12})).await;
     assert_eq!(wrong_type.status(), 400);
-    assert!(body_json(&wrong_type)["detail"].as_str().unwrap().contains("carrier"));
+    assert!(testkit::json_body(&wrong_type)["detail"].as_str().unwrap().contains("carrier"));
     let unknown_field = post(&flights, json!({"carier": "UA"})).await;
     assert_eq!(unknown_field.status(), 400);
-    assert!(body_json(&unknown_field)["detail"].as_str().unwrap().contains("carier"));
+    assert!(testkit::json_body(&unknown_field)["detail"].as_str().unwrap().contains("carier"));
     assert_eq!(get(&flights, "not-a-flight").await.status(), 400);
     assert_eq!(get(&flights, "UA1-2030-01-01").await.status(), 404);
 }
