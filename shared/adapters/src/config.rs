@@ -4,6 +4,10 @@
 //! LocalStack or to moto purely through `AWS_ENDPOINT_URL`, `AWS_REGION` and the
 //! standard credential variables: no "local mode" in function code.
 
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
 use crate::Error;
 
 /// A required environment variable, set by the deployment template.
@@ -20,28 +24,66 @@ pub async fn aws() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await
 }
 
-/// The HTTPS client every SDK client uses. It trusts the Mozilla root certificates
-/// compiled into the binary (`webpki-root-certs`, the set AWS endpoints chain to) instead
-/// of the SDK's default, which reads the system certificate store, file by file, while
-/// the function starts: measured in BENCHMARKS.md as the largest part of init.
-fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    use base64::Engine;
+/// The Mozilla root certificates (`webpki-root-certs`, the set AWS endpoints chain to) as
+/// one PEM bundle, written by `build.rs`.
+const TRUSTED_ROOTS_PEM: &str = include_str!(concat!(env!("OUT_DIR"), "/trusted_roots.pem"));
 
-    let mut roots = TrustStore::empty().with_native_roots(false);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        let der = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-        roots = roots.with_pem_certificate(format!("-----BEGIN CERTIFICATE-----\n{der}\n-----END CERTIFICATE-----\n"));
-    }
+/// The HTTPS client every SDK client uses. It trusts the root certificates compiled into
+/// the binary instead of the SDK's default, which reads the system certificate store, file
+/// by file, while the function starts: measured in BENCHMARKS.md as the largest part of init.
+fn https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+
+    let roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(TRUSTED_ROOTS_PEM);
     let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-    match TlsContext::builder().with_trust_store(roots).build() {
+    let inner = match TlsContext::builder().with_trust_store(roots).build() {
         Ok(context) => builder.tls_context(context).build_https(),
         // Building the context only fails on an unusable trust store; the SDK's default
         // (system roots) is then the safe fallback.
         Err(_) => builder.build_https(),
+    };
+    SharedHttpClient::new(BuiltOnFirstUse(inner))
+}
+
+/// The SDK's HTTPS client, without the connector it builds and throws away each time an
+/// SDK client is constructed (`validate_base_client_config`, there to load the system
+/// certificate store early, which this client does not use). Every connector parses all
+/// trusted roots (about 2.5 ms), so that was pure cost in init, once per SDK client. The
+/// one connector that serves requests is built, and cached, on first use as before.
+#[derive(Debug)]
+struct BuiltOnFirstUse(SharedHttpClient);
+
+impl HttpClient for BuiltOnFirstUse {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
     }
 }
 
 pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use aws_sdk_sns::Client as SnsClient;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pem_bundle_holds_every_compiled_in_root_unchanged() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+
+        let parsed: Vec<CertificateDer> = CertificateDer::pem_slice_iter(TRUSTED_ROOTS_PEM.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        assert!(parsed.len() > 100, "only {} roots", parsed.len());
+        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        for (pem, der) in parsed.iter().zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS) {
+            assert_eq!(pem.as_ref(), der.as_ref());
+        }
+    }
+}
