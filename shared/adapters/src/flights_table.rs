@@ -209,7 +209,7 @@ impl FlightsTable {
                 let sk = get_s(item, "sk")?;
                 Ok(Passenger {
                     id: sk.trim_start_matches("PAX#").to_owned(),
-                    mobile: parse_s(item, "mobile", PhoneNumber::parse)?,
+                    mobile: parse_s(item, "mobile", PhoneNumber::from_e164)?,
                 })
             })
             .collect::<Result<_, Error>>()?;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat};
 
 /// A mobile number in E.164 form (`+447911123456`), checked against the numbering plan.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -18,11 +18,22 @@ impl PhoneNumber {
         if !raw.starts_with('+') {
             return Err("must be in international E.164 form, starting with + and the country code".into());
         }
-        let parsed = phonenumber::parse(None, raw).map_err(|_| "is not a phone number".to_owned())?;
-        if !phonenumber::is_valid(&parsed) {
+        let parsed = PHONE_NUMBER_UTIL.parse(raw, None).map_err(|_| "is not a phone number".to_owned())?;
+        if !parsed.is_valid() {
             return Err("is not a valid number in its country's numbering plan".into());
         }
-        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(parsed.format_as(PhoneNumberFormat::E164).into_owned()))
+    }
+
+    /// A number this service stored after `parse` accepted it: only its E.164 form is
+    /// checked (`+`, then 8 to 15 digits, the first not 0). Readers of stored passengers
+    /// use this so that they never load the numbering plan, which `parse` loads on first
+    /// use, every country at once: about 4 MiB of memory (BENCHMARKS.md).
+    pub fn from_e164(stored: &str) -> Result<Self, String> {
+        let digits = stored.strip_prefix('+').unwrap_or_default();
+        let well_formed =
+            (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        if well_formed { Ok(Self(stored.to_owned())) } else { Err("is not a number in E.164 form".into()) }
     }
 
     /// The full number, for handing to the SMS service and nothing else.
@@ -105,34 +116,6 @@ impl fmt::Debug for Email {
     }
 }
 
-// Stored form: the full value. Serialisation is for the data store only; responses use
-// their own types that carry no contact details.
-impl Serialize for PhoneNumber {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for PhoneNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        PhoneNumber::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for Email {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Email {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Email::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +135,14 @@ mod tests {
         assert!(PhoneNumber::parse("+44 12").is_err());
         assert!(PhoneNumber::parse("+999 1234567").is_err());
         assert!(PhoneNumber::parse("+44 hello").is_err());
+    }
+
+    #[test]
+    fn stored_numbers_are_checked_for_their_form_only() {
+        assert_eq!(PhoneNumber::from_e164("+14155552671").unwrap(), PhoneNumber::parse("+1 415 555 2671").unwrap());
+        for bad in ["14155552671", "+1415555267x", "+0123456789", "+1234567", "+1234567890123456", "+", ""] {
+            assert!(PhoneNumber::from_e164(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use local_env::provision::{Resources, function_environment};
@@ -39,6 +40,8 @@ const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
 const PRICE_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
 const MEMORY_GB: f64 = 128.0 / 1024.0;
 const FLIGHT: &str = "BM1-2026-12-01";
+/// Flight numbers for the registrations measured (`BM1` is the flight every read uses).
+static NEXT_FLIGHT_NUMBER: AtomicU32 = AtomicU32::new(1000);
 
 struct Options {
     bin_dir: PathBuf,
@@ -110,6 +113,20 @@ fn rest_event(
         "body": body.map(|b| Value::String(b.to_string())).unwrap_or(Value::Null),
         "isBase64Encoded": false,
     })
+}
+
+/// `POST /flights` registering flight BM`number` on 2026-12-01 with three passengers.
+fn registration(number: u32) -> Value {
+    let passengers: Vec<Value> = ["+14155550101", "+14155550102", "+14155550103"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"name": format!("Bench {i}"), "email": format!("b{i}@example.com"), "mobile": m}))
+        .collect();
+    let body = json!({
+        "carrier": "BM", "flightNumber": number.to_string(), "date": "2026-12-01", "origin": "SFO",
+        "destination": "JFK", "scheduledDeparture": "2026-12-01T08:30:00-08:00", "passengers": passengers
+    });
+    rest_event("POST", "/flights", "/flights", Value::Null, Value::Null, Some(body))
 }
 
 fn status_is(expected: u64) -> CheckFn {
@@ -200,23 +217,7 @@ async fn run(o: Options) -> Result<(), Error> {
         Setup { template, resources, moto: moto.clone(), workspace: workspace.clone(), bin_dir: o.bin_dir.clone() };
 
     // The flight every measured request reads, registered through the flights function.
-    let passengers: Vec<Value> = ["+14155550101", "+14155550102", "+14155550103"]
-        .iter()
-        .enumerate()
-        .map(|(i, m)| json!({"name": format!("Bench {i}"), "email": format!("b{i}@example.com"), "mobile": m}))
-        .collect();
-    let registration = json!({
-        "carrier": "BM", "flightNumber": "1", "date": "2026-12-01", "origin": "SFO", "destination": "JFK",
-        "scheduledDeparture": "2026-12-01T08:30:00-08:00", "passengers": passengers
-    });
-    let seed = setup.rust_target(
-        "seed",
-        "flights",
-        Box::new(move || {
-            rest_event("POST", "/flights", "/flights", Value::Null, Value::Null, Some(registration.clone()))
-        }),
-        status_is(201),
-    )?;
+    let seed = setup.rust_target("seed", "flights", Box::new(|| registration(1)), status_is(201))?;
     measure::warm(&seed, 0).await?;
 
     let get_flight = || {
@@ -231,6 +232,13 @@ async fn run(o: Options) -> Result<(), Error> {
     };
     let mut targets = vec![
         setup.rust_target("flights GET /flights/{id}", "flights", Box::new(get_flight), status_is(200))?,
+        setup.rust_target(
+            "flights POST /flights (3 passengers)",
+            "flights",
+            // A flight number no earlier invocation registered, so every answer is a 201.
+            Box::new(|| registration(NEXT_FLIGHT_NUMBER.fetch_add(1, Ordering::Relaxed))),
+            status_is(201),
+        )?,
         setup.rust_target(
             "flights POST invalid (no I/O)",
             "flights",

@@ -24,6 +24,7 @@ fn the_benchmark_measures_every_target() {
         labels,
         [
             "flights GET /flights/{id}",
+            "flights POST /flights (3 passengers)",
             "flights POST invalid (no I/O)",
             "alerts GET /alerts",
             "sms (3 texts)",
