@@ -48,8 +48,8 @@ fn https_client() -> SharedHttpClient {
 /// The SDK's HTTPS client, without the connector it builds and throws away each time an
 /// SDK client is constructed (`validate_base_client_config`, there to load the system
 /// certificate store early, which this client does not use). Every connector parses all
-/// trusted roots (about 2.5 ms), so that was pure cost in init, once per SDK client. The
-/// one connector that serves requests is built, and cached, on first use as before.
+/// trusted roots (over a millisecond), so that was pure cost in init, once per SDK client.
+/// The one connector that serves requests is built, and cached, on first use as before.
 #[derive(Debug)]
 struct BuiltOnFirstUse(SharedHttpClient);
 
