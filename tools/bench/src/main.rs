@@ -273,6 +273,21 @@ async fn run(o: Options) -> Result<(), Error> {
             }),
         )?,
     ];
+    // The floor: the runtime crate alone, with the flights function's environment.
+    let mut floor = setup.rust_target(
+        "floor: lambda_runtime alone (echo)",
+        "flights",
+        Box::new(|| json!({"ping": true})),
+        Box::new(|answer| if answer == &json!({}) { Ok(()) } else { Err(format!("expected {{}}, got {answer}")) }),
+    )?;
+    floor.program = absolute(&workspace, &o.bin_dir.join("floor"));
+    if !floor.program.exists() {
+        return Err(Error::Harness(format!(
+            "{} not found: build it first (scripts/bench does)",
+            floor.program.display()
+        )));
+    }
+    targets.insert(0, floor);
     let python_dir = workspace.join("tools/bench/python");
     let mut python_env: Vec<(String, String)> = [
         ("AWS_ENDPOINT_URL", moto.as_str()),

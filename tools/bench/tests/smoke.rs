@@ -23,6 +23,7 @@ fn the_benchmark_measures_every_target() {
     assert_eq!(
         labels,
         [
+            "floor: lambda_runtime alone (echo)",
             "flights GET /flights/{id}",
             "flights POST /flights (3 passengers)",
             "flights POST invalid (no I/O)",
