@@ -25,9 +25,13 @@ impl LocalEnv {
         let local_env = bin_dir.join("local-env");
         assert!(local_env.exists(), "{} missing: run the tests with scripts/test", local_env.display());
         let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let state_dir = std::env::temp_dir().join(format!("local-env-{}", uuid::Uuid::new_v4().simple()));
         let mut child = Command::new(local_env)
             .current_dir(workspace)
-            .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--emulator-port", "0", "--bin-dir"])
+            .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--lambda-port", "0", "--control-port", "0"])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .arg("--bin-dir")
             .arg(&bin_dir)
             .args(extra_args)
             .stdin(Stdio::null())

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use local_env::Template;
 use local_env::openapi::OpenApi;
-use local_env::template::{EventSpec, FunctionSpec, Intrinsic, intrinsic};
+use local_env::template::{EventDefinition, FunctionSpec, Intrinsic, intrinsic};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -66,14 +66,19 @@ fn every_operation_is_integrated_with_the_function_that_serves_it() {
             .unwrap_or_else(|| panic!("{} {} has no integration", op.method, op.path));
         let function =
             functions.iter().find(|f| f.logical_id == id).unwrap_or_else(|| panic!("{id} is not a function"));
-        let event = EventSpec::Api { path: op.path.clone(), method: op.method.clone() };
-        assert!(function.events.contains(&event), "{id} has no Api event for {} {}", op.method, op.path);
+        let route = (op.path.clone(), op.method.clone());
+        assert!(
+            function.events.iter().filter_map(EventDefinition::api_route).any(|r| r == route),
+            "{id} has no Api event for {} {}",
+            op.method,
+            op.path
+        );
         assert!(op.api_key_required, "{} {} is not protected by the API key", op.method, op.path);
     }
     for function in &functions {
         for event in &function.events {
-            if let EventSpec::Api { path, method } = event {
-                let op = operations.iter().find(|o| &o.path == path && &o.method == method);
+            if let Some((path, method)) = event.api_route() {
+                let op = operations.iter().find(|o| o.path == path && o.method == method);
                 let op =
                     op.unwrap_or_else(|| panic!("{method} {path} of {} is not in openapi.yaml", function.logical_id));
                 assert_eq!(op.integration_function.as_deref(), Some(function.logical_id.as_str()));
@@ -132,9 +137,11 @@ fn queues_feeding_functions_outlast_them_and_have_dead_letter_queues() {
     let template = template();
     let queues = template.queues().unwrap();
     for function in functions() {
-        for event in &function.events {
-            if let EventSpec::Sqs { queue, report_failures, .. } = event {
-                let spec = queues.iter().find(|q| &q.logical_id == queue).unwrap();
+        for event in function.events.iter().filter(|e| e.kind == "SQS") {
+            {
+                let queue = event.target("Queue").unwrap();
+                let report_failures = event.lists("FunctionResponseTypes", "ReportBatchItemFailures");
+                let spec = queues.iter().find(|q| q.logical_id == queue).unwrap();
                 let visibility = spec.visibility_timeout.unwrap_or(30);
                 assert!(
                     visibility >= 6 * function.timeout,

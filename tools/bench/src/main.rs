@@ -15,13 +15,13 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use local_env::provision::{Resources, function_environment};
+use local_env::Resources;
+use local_env::provision::function_environment;
 use local_env::template::FunctionSpec;
 use local_env::{Template, processes, provision};
 use serde_json::{Value, json};
 
 mod measure;
-mod runtime_api;
 
 use measure::{CheckFn, EventFn, Target, quantile_ms};
 
@@ -155,8 +155,7 @@ impl Setup {
 
     fn rust_target(&self, label: &str, binary: &str, event: EventFn, check: CheckFn) -> Result<Target, Error> {
         let function = self.function(binary)?;
-        let mut env = function_environment(&function, &self.resources, &self.moto, "")?;
-        env.retain(|(k, _)| k != "AWS_LAMBDA_RUNTIME_API");
+        let env = function_environment(&function, &self.resources, &self.moto)?;
         // Logs go nowhere during measurement, but the formatting work is still done.
         let program = absolute(&self.workspace, &self.bin_dir.join(binary));
         if !program.exists() {

@@ -4,14 +4,50 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use hyper::body::Bytes;
+use local_env::lambda::runtime_api::{self, Event, RuntimeApi};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
 use crate::Error;
-use crate::runtime_api::{Answer, RuntimeApi};
 
 /// How long one invocation may take before the harness gives up.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the function answered, and when the answer arrived.
+#[derive(Debug)]
+pub struct Answer {
+    pub at: Instant,
+    pub body: Value,
+    pub error: bool,
+}
+
+/// Queues an event on the environment's Runtime API (the local environment's own
+/// implementation); the receiver yields the answer.
+fn submit(api: &RuntimeApi, event: &Value) -> tokio::sync::oneshot::Receiver<runtime_api::Answer> {
+    let event = Event::new(
+        Bytes::from(event.to_string()),
+        INVOKE_TIMEOUT,
+        "arn:aws:lambda:us-east-1:123456789012:function:bench",
+    );
+    api.submit(event).answer
+}
+
+fn answer(answer: runtime_api::Answer) -> Answer {
+    let (at, body, error) = match answer {
+        runtime_api::Answer::Response { body, at } => (at, body, false),
+        runtime_api::Answer::Error { body, at, .. } => (at, body, true),
+    };
+    Answer { at, body: serde_json::from_slice(&body).unwrap_or(Value::Null), error }
+}
+
+/// Sends an event and waits for the answer.
+async fn invoke(api: &RuntimeApi, event: &Value, within: Duration) -> Result<Answer, Error> {
+    match tokio::time::timeout(within, submit(api, event)).await {
+        Ok(Ok(received)) => Ok(answer(received)),
+        _ => Err(Error::Harness(format!("no answer within {within:?}"))),
+    }
+}
 
 /// Builds the event of each invocation.
 pub type EventFn = Box<dyn Fn() -> Value + Send + Sync>;
@@ -81,15 +117,7 @@ fn checked(target: &Target, answer: Answer) -> Result<Answer, Error> {
 
 /// The high-water mark of the process's resident memory, from /proc.
 fn peak_rss_kib(pid: Option<u32>) -> u64 {
-    let Some(pid) = pid else { return 0 };
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
+    pid.and_then(|pid| local_env::lambda::environment::proc_status_kib(pid, "VmHWM:")).unwrap_or(0)
 }
 
 /// `runs` fresh processes, each answering one event.
@@ -98,11 +126,11 @@ pub async fn cold_starts(target: &Target, runs: usize) -> Result<Vec<Cold>, Erro
     for _ in 0..runs {
         let api = RuntimeApi::start().await?;
         // Queued before the process starts, so its first `next` is answered at once.
-        let pending = api.enqueue(&(target.event)());
+        let pending = submit(&api, &(target.event)());
         let spawned = Instant::now();
         let mut child = spawn(target, &api.address(), &[])?;
         let answer = match tokio::time::timeout(INVOKE_TIMEOUT, pending).await {
-            Ok(Ok(answer)) => checked(target, answer)?,
+            Ok(Ok(received)) => checked(target, answer(received))?,
             _ => return Err(Error::Harness(format!("{}: no answer from a fresh process", target.label))),
         };
         let first_next = api.first_next().ok_or_else(|| Error::Harness("answered without asking".into()))?;
@@ -121,12 +149,12 @@ pub async fn cold_starts(target: &Target, runs: usize) -> Result<Vec<Cold>, Erro
 pub async fn warm(target: &Target, invocations: usize) -> Result<(Vec<Duration>, u64), Error> {
     let api = RuntimeApi::start().await?;
     let mut child = spawn(target, &api.address(), &[])?;
-    checked(target, api.invoke(&(target.event)(), INVOKE_TIMEOUT).await?)?;
+    checked(target, invoke(&api, &(target.event)(), INVOKE_TIMEOUT).await?)?;
     let mut latencies = Vec::with_capacity(invocations);
     for _ in 0..invocations {
         let event = (target.event)();
         let sent = Instant::now();
-        let answer = checked(target, api.invoke(&event, INVOKE_TIMEOUT).await?)?;
+        let answer = checked(target, invoke(&api, &event, INVOKE_TIMEOUT).await?)?;
         latencies.push(answer.at - sent);
     }
     let rss = peak_rss_kib(child.id());
@@ -143,7 +171,7 @@ async fn instructions(target: &Target, invocations: usize) -> Result<u64, Error>
     let api = RuntimeApi::start().await?;
     let mut child = spawn(target, &api.address(), &wrapper)?;
     for _ in 0..invocations {
-        checked(target, api.invoke(&(target.event)(), Duration::from_secs(300)).await?)?;
+        checked(target, invoke(&api, &(target.event)(), Duration::from_secs(300)).await?)?;
     }
     // callgrind writes its counts when the process ends on a signal, as Lambda ends it.
     if let Some(pid) = child.id() {

@@ -3,12 +3,16 @@
 //! usage-plan throttle, request validation against openapi.yaml) in the order API Gateway
 //! does, builds the payload-v1 proxy event, invokes the function and turns its proxy
 //! response back into HTTP. Refusals carry the bodies of openapi.yaml's gateway responses.
+//!
+//! As on AWS, a function error, timeout or malformed proxy response is a 502, Lambda
+//! throttling the function a 500, and an integration that takes longer than 29 seconds a
+//! 504 (the invocation itself runs on to its own timeout).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
@@ -19,8 +23,11 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::Error;
-use crate::emulator::Invoker;
-use crate::openapi::{OpenApi, validate};
+use crate::lambda::{Lambda, Outcome};
+use crate::openapi::{BodyValidator, OpenApi};
+
+/// API Gateway's integration timeout.
+const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
 /// API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -87,6 +94,20 @@ pub struct Protections {
     pub api_key: String,
     /// Usage-plan throttle: steady requests per second and burst, per API key.
     pub throttle: Option<(f64, f64)>,
+    /// Each operation's body validator, by (METHOD, resource).
+    validators: BTreeMap<(String, String), BodyValidator>,
+}
+
+impl Protections {
+    pub fn new(api: OpenApi, api_key: String, throttle: Option<(f64, f64)>) -> Result<Self, Error> {
+        let mut validators = BTreeMap::new();
+        for operation in api.operations() {
+            if let Some(schema) = &operation.body_schema {
+                validators.insert((operation.method.clone(), operation.path.clone()), api.body_validator(schema)?);
+            }
+        }
+        Ok(Self { api, api_key, throttle, validators })
+    }
 }
 
 /// A token bucket: `burst` requests at once, refilled at `rate` per second.
@@ -97,7 +118,7 @@ struct Bucket {
 
 struct Gateway {
     routes: Vec<Route>,
-    invoker: Invoker,
+    lambda: Arc<Lambda>,
     stage: String,
     protections: Protections,
     buckets: Mutex<BTreeMap<String, Bucket>>,
@@ -107,11 +128,11 @@ struct Gateway {
 pub async fn serve(
     listener: TcpListener,
     routes: Vec<Route>,
-    invoker: Invoker,
+    lambda: Arc<Lambda>,
     stage: String,
     protections: Protections,
 ) -> Result<(), Error> {
-    let gateway = Arc::new(Gateway { routes, invoker, stage, protections, buckets: Mutex::new(BTreeMap::new()) });
+    let gateway = Arc::new(Gateway { routes, lambda, stage, protections, buckets: Mutex::new(BTreeMap::new()) });
     loop {
         let (stream, peer) = listener.accept().await.map_err(|e| Error::Process(e.to_string()))?;
         let gateway = gateway.clone();
@@ -159,12 +180,29 @@ impl Gateway {
             return refused;
         }
         let event = proxy_event(&parts, &body, route, &params, &self.stage, peer);
-        match self.invoker.invoke(&route.function, &event).await {
-            Ok(response) => proxy_response(&response),
-            Err(err) => {
-                eprintln!("[api] {} {path}: {err}", route.method);
-                gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
-            }
+        let Some(function) = self.lambda.function(&route.function) else {
+            return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+        };
+        let (lambda, source) = (self.lambda.clone(), format!("api:{} {}", route.method, route.resource));
+        let running =
+            tokio::spawn(async move { lambda.invoke(&function, Bytes::from(event.to_string()), &source, 1).await });
+        match tokio::time::timeout(INTEGRATION_TIMEOUT, running).await {
+            Err(_) => gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
+            Ok(Err(_)) => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+            Ok(Ok(invocation)) => match invocation.outcome {
+                Outcome::Ok(response) => match serde_json::from_slice::<Value>(&response) {
+                    Ok(response) => proxy_response(&response),
+                    Err(_) => {
+                        eprintln!("[api] {} {path}: the function's response is not a proxy response", route.method);
+                        gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+                    }
+                },
+                Outcome::Throttled => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+                failed => {
+                    eprintln!("[api] {} {path}: the function failed ({failed:?})", route.method);
+                    gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+                }
+            },
         }
     }
 }
@@ -233,13 +271,13 @@ impl Gateway {
             parts.headers.get("content-type").and_then(|v| v.to_str().ok()).is_none_or(|v| {
                 v.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
             });
-        if let Some(schema) = operation.body_schema.as_ref().filter(|_| json_body) {
-            let mut errors = Vec::new();
-            match serde_json::from_slice::<Value>(body) {
-                Ok(value) => validate(&p.api, schema, &value, "", &mut errors),
-                Err(_) if body.is_empty() && !operation.body_required => {}
-                Err(_) => errors.push("body: not a JSON document".to_owned()),
-            }
+        let validator = self.protections.validators.get(&(operation.method.clone(), operation.path.clone()));
+        if let Some(validator) = validator.filter(|_| json_body) {
+            let errors = match serde_json::from_slice::<Value>(body) {
+                Ok(value) => validator.errors(&value),
+                Err(_) if body.is_empty() && !operation.body_required => Vec::new(),
+                Err(_) => vec!["body: not a JSON document".to_owned()],
+            };
             if !errors.is_empty() {
                 let detail = format!("Invalid request body: [{}]", errors.join("; "));
                 return Some(refusal(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", &detail));

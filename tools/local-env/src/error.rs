@@ -2,7 +2,8 @@
 pub enum Error {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
-    #[error("infra/template.yaml: {0}")]
+    /// Something in the template (or the contract it includes) the environment cannot run.
+    #[error("template: {0}")]
     Template(String),
     #[error("{service} {operation} failed: {detail}")]
     Aws { service: &'static str, operation: &'static str, detail: String },

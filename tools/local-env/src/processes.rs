@@ -1,5 +1,6 @@
-//! The processes of the local environment: moto, the runtime API emulator, and the
-//! function binaries. All are children of this process and die with it.
+//! moto, the local environment's AWS: started on 127.0.0.1 from the project's venv, a
+//! child of this process that dies with it. (The functions' processes are the Lambda
+//! service's: `lambda::environment`.)
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -88,52 +89,4 @@ pub async fn start_moto(venv: &Path, port: u16, quiet: bool) -> Result<Child, Er
     };
     wait_until_serving(&format!("http://127.0.0.1:{port}/moto-api/"), Duration::from_secs(60)).await?;
     Ok(child)
-}
-
-/// Starts cargo-lambda's emulator serving only the Lambda APIs: the function binaries
-/// are started by [`start_function`], with the environment the template gives each.
-pub async fn start_emulator(venv: &Path, workspace: &Path, port: u16) -> Result<Child, Error> {
-    let mut command = Command::new(tool(venv, "cargo-lambda")?);
-    command
-        .current_dir(workspace)
-        .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1"])
-        .args(["--invoke-port", &port.to_string()]);
-    let child = spawn_logged(command, "emulator")?;
-    // Any path the emulator does not know is taken as an invocation of a default function
-    // and waits for it, so readiness is the port accepting connections.
-    wait_until_listening(port, Duration::from_secs(60)).await?;
-    Ok(child)
-}
-
-/// One execution environment of a function: its binary, polling the emulator's runtime
-/// API under the function's name, restarted if it dies (as Lambda starts a new one).
-pub fn start_function(binary: PathBuf, name: String, env: Vec<(String, String)>) {
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(250);
-        loop {
-            let started = Instant::now();
-            let mut command = Command::new(&binary);
-            command.env_clear().envs(env.iter().cloned());
-            if let Ok(path) = std::env::var("PATH") {
-                command.env("PATH", path);
-            }
-            match spawn_logged(command, &name) {
-                Ok(mut child) => {
-                    let status = child.wait().await;
-                    eprintln!("[{name}] exited ({status:?}); starting a new execution environment");
-                }
-                Err(err) => {
-                    eprintln!("[{name}] {err}");
-                    return;
-                }
-            }
-            // A process that dies at start-up is retried ever more slowly, not in a tight loop.
-            backoff = if started.elapsed() > Duration::from_secs(10) {
-                Duration::from_millis(250)
-            } else {
-                (backoff * 2).min(Duration::from_secs(10))
-            };
-            tokio::time::sleep(backoff).await;
-        }
-    });
 }

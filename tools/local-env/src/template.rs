@@ -1,11 +1,12 @@
-//! Reads the parts of the SAM template the local environment acts on: tables, topics,
-//! queues, subscriptions, functions and their events. Anything else in the template is
-//! deployment-only (policies, alarms) and ignored here.
+//! Reads the SAM template: parameters, resources by type, functions and their events.
+//! What each property means locally is decided where it is used (provisioning, the event
+//! sources), each of which reads its properties through [`crate::properties::Props`] and
+//! refuses the ones it does not support.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use crate::Error;
 
@@ -17,37 +18,40 @@ pub struct Template {
     parameters: Mapping,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableSpec {
-    pub logical_id: String,
-    /// (name, type) of each key attribute.
-    pub attributes: Vec<(String, String)>,
-    /// (name, HASH | RANGE).
-    pub keys: Vec<(String, String)>,
-    pub ttl_attribute: Option<String>,
-    pub stream_view: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueSpec {
-    pub logical_id: String,
-    pub visibility_timeout: Option<u64>,
-    pub retention: Option<u64>,
-    /// Dead-letter queue (logical id) and the receive count that sends a message there.
-    pub redrive: Option<(String, u64)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionSpec {
-    pub topic: String,
-    pub queue: String,
-    pub raw: bool,
-}
-
+/// One entry of a function's `Events:`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum EventSpec {
-    Api { path: String, method: String },
-    Sqs { queue: String, batch_size: u64, report_failures: bool },
+pub struct EventDefinition {
+    pub name: String,
+    /// `Api`, `SQS`, `DynamoDB`, `Kinesis`, `S3`, `SNS`, `Schedule`, `ScheduleV2`, ...
+    pub kind: String,
+    pub properties: Mapping,
+}
+
+impl EventDefinition {
+    /// `(path, METHOD)` of an `Api` event.
+    pub fn api_route(&self) -> Option<(String, String)> {
+        if self.kind != "Api" {
+            return None;
+        }
+        let path = str_of(get(&self.properties, "Path"))?;
+        let method = str_of(get(&self.properties, "Method"))?.to_ascii_uppercase();
+        Some((path, method))
+    }
+
+    /// The logical id a property references (`!GetAtt Q.Arn`, `!Ref T`).
+    pub fn target(&self, property: &str) -> Option<String> {
+        target(get(&self.properties, property))
+    }
+
+    /// An unresolved property value.
+    pub fn property(&self, name: &str) -> Option<&Value> {
+        get(&self.properties, name)
+    }
+
+    /// Whether a list property (e.g. `FunctionResponseTypes`) holds `item`.
+    pub fn lists(&self, property: &str, item: &str) -> bool {
+        list(get(&self.properties, property)).iter().any(|v| v.as_str() == Some(item))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,11 +59,13 @@ pub struct FunctionSpec {
     pub logical_id: String,
     /// The workspace binary, from `CodeUri: .../target/lambda/<binary>/bootstrap.zip`.
     pub binary: String,
+    /// The function's properties with the template's `Globals` merged in.
+    pub properties: Mapping,
     pub timeout: u64,
     pub memory: u64,
     /// Unresolved environment values (may hold `!Ref` and friends).
     pub environment: BTreeMap<String, Value>,
-    pub events: Vec<EventSpec>,
+    pub events: Vec<EventDefinition>,
     /// The statements of the function's inline policies.
     pub policies: Vec<PolicyStatement>,
 }
@@ -81,7 +87,16 @@ impl PolicyStatement {
     }
 }
 
-fn list(value: Option<&Value>) -> Vec<Value> {
+/// A queue's redrive settings, as the deployment checks read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    pub visibility_timeout: Option<u64>,
+    /// Dead-letter queue (logical id) and the receive count that sends a message there.
+    pub redrive: Option<(String, u64)>,
+}
+
+pub fn list(value: Option<&Value>) -> Vec<Value> {
     match value {
         Some(Value::Sequence(items)) => items.clone(),
         Some(other) => vec![other.clone()],
@@ -89,11 +104,11 @@ fn list(value: Option<&Value>) -> Vec<Value> {
     }
 }
 
-fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
+pub fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
     map.get(Value::String(key.to_owned()))
 }
 
-fn str_of(value: Option<&Value>) -> Option<String> {
+pub fn str_of(value: Option<&Value>) -> Option<String> {
     match value {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -106,7 +121,7 @@ fn u64_of(value: Option<&Value>) -> Option<u64> {
     str_of(value).and_then(|s| s.parse().ok())
 }
 
-fn mapping(value: Option<&Value>) -> Mapping {
+pub fn mapping(value: Option<&Value>) -> Mapping {
     match value {
         Some(Value::Mapping(m)) => m.clone(),
         _ => Mapping::new(),
@@ -114,11 +129,12 @@ fn mapping(value: Option<&Value>) -> Mapping {
 }
 
 /// An intrinsic function in either YAML short form (`!Ref X`) or long form (`{Ref: X}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Intrinsic {
     Ref(String),
     GetAtt(String, String),
-    Sub(String),
+    /// `!Sub` with its text and, in the long form, its own variables.
+    Sub(String, Mapping),
 }
 
 pub fn intrinsic(value: &Value) -> Option<Intrinsic> {
@@ -126,7 +142,11 @@ pub fn intrinsic(value: &Value) -> Option<Intrinsic> {
         Value::Tagged(tagged) => (tagged.tag.to_string().trim_start_matches('!').to_owned(), tagged.value.clone()),
         Value::Mapping(m) if m.len() == 1 => {
             let (k, v) = m.iter().next()?;
-            (k.as_str()?.trim_start_matches("Fn::").to_owned(), v.clone())
+            let k = k.as_str()?;
+            if k != "Ref" && !k.starts_with("Fn::") {
+                return None;
+            }
+            (k.trim_start_matches("Fn::").to_owned(), v.clone())
         }
         _ => return None,
     };
@@ -145,16 +165,34 @@ pub fn intrinsic(value: &Value) -> Option<Intrinsic> {
             };
             Some(Intrinsic::GetAtt(resource, attribute))
         }
-        "Sub" => Some(Intrinsic::Sub(arg.as_str()?.to_owned())),
+        "Sub" => match &arg {
+            Value::String(text) => Some(Intrinsic::Sub(text.clone(), Mapping::new())),
+            Value::Sequence(parts) if parts.len() == 2 => {
+                Some(Intrinsic::Sub(parts[0].as_str()?.to_owned(), mapping(parts.get(1))))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a value is an intrinsic function the local environment does not evaluate
+/// (`!If`, `!Join`, `!Select`, ...), so it can be refused by name.
+pub fn unsupported_intrinsic(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if intrinsic(value).is_none() => Some(tagged.tag.to_string()),
+        Value::Mapping(m) if m.len() == 1 && intrinsic(value).is_none() => {
+            m.keys().next().and_then(Value::as_str).filter(|k| k.starts_with("Fn::")).map(str::to_owned)
+        }
         _ => None,
     }
 }
 
 /// The logical id a `!Ref X` or `!GetAtt X.Arn` points at.
-fn target(value: Option<&Value>) -> Option<String> {
+pub fn target(value: Option<&Value>) -> Option<String> {
     match intrinsic(value?)? {
         Intrinsic::Ref(id) | Intrinsic::GetAtt(id, _) => Some(id),
-        Intrinsic::Sub(_) => None,
+        Intrinsic::Sub(..) => None,
     }
 }
 
@@ -163,11 +201,16 @@ impl Template {
         let path = path.as_ref().to_path_buf();
         let text = std::fs::read_to_string(&path)
             .map_err(|source| Error::Read { path: path.display().to_string(), source })?;
-        let doc: Value = serde_yaml::from_str(&text).map_err(|e| Error::Template(e.to_string()))?;
+        let doc: Value = yaml_serde::from_str(&text).map_err(|e| Error::Template(e.to_string()))?;
         let root = mapping(Some(&doc));
         let resources = mapping(get(&root, "Resources"));
         if resources.is_empty() {
             return Err(Error::Template("no Resources".into()));
+        }
+        for section in ["Conditions", "Mappings"] {
+            if get(&root, section).is_some() {
+                return Err(Error::Template(format!("the template's {section} section is not supported locally")));
+            }
         }
         let globals = mapping(get(&mapping(get(&root, "Globals")), "Function"));
         Ok(Self { path, resources, globals, parameters: mapping(get(&root, "Parameters")) })
@@ -215,15 +258,20 @@ impl Template {
         })
     }
 
-    fn of_type(&self, kind: &str) -> Vec<(String, Mapping)> {
+    /// Every resource: (logical id, type, properties), in the template's order.
+    pub fn resources(&self) -> Vec<(String, String, Mapping)> {
         self.resources
             .iter()
             .filter_map(|(id, res)| {
                 let res = mapping(Some(res));
-                (str_of(get(&res, "Type")).as_deref() == Some(kind))
-                    .then(|| (id.as_str().unwrap_or_default().to_owned(), mapping(get(&res, "Properties"))))
+                Some((id.as_str()?.to_owned(), str_of(get(&res, "Type"))?, mapping(get(&res, "Properties"))))
             })
             .collect()
+    }
+
+    /// (logical id, properties) of every resource of one type.
+    pub fn of_type(&self, kind: &str) -> Vec<(String, Mapping)> {
+        self.resources().into_iter().filter(|(_, t, _)| t == kind).map(|(id, _, props)| (id, props)).collect()
     }
 
     /// The resource type of a logical id.
@@ -231,46 +279,13 @@ impl Template {
         str_of(get(&mapping(get(&self.resources, logical_id)), "Type"))
     }
 
-    pub fn tables(&self) -> Result<Vec<TableSpec>, Error> {
-        self.of_type("AWS::DynamoDB::Table")
-            .into_iter()
-            .map(|(id, props)| {
-                let pairs = |key: &str, a: &str, b: &str| -> Result<Vec<(String, String)>, Error> {
-                    match get(&props, key) {
-                        Some(Value::Sequence(items)) => items
-                            .iter()
-                            .map(|item| {
-                                let m = mapping(Some(item));
-                                match (str_of(get(&m, a)), str_of(get(&m, b))) {
-                                    (Some(x), Some(y)) => Ok((x, y)),
-                                    _ => Err(Error::Template(format!("{id}.{key} entries need {a} and {b}"))),
-                                }
-                            })
-                            .collect(),
-                        _ => Err(Error::Template(format!("{id} has no {key}"))),
-                    }
-                };
-                let ttl = mapping(get(&props, "TimeToLiveSpecification"));
-                let enabled = str_of(get(&ttl, "Enabled")).as_deref() == Some("true");
-                Ok(TableSpec {
-                    attributes: pairs("AttributeDefinitions", "AttributeName", "AttributeType")?,
-                    keys: pairs("KeySchema", "AttributeName", "KeyType")?,
-                    ttl_attribute: if enabled { str_of(get(&ttl, "AttributeName")) } else { None },
-                    stream_view: str_of(get(&mapping(get(&props, "StreamSpecification")), "StreamViewType")),
-                    logical_id: id,
-                })
-            })
-            .collect()
-    }
-
     pub fn topics(&self) -> Vec<String> {
         self.of_type("AWS::SNS::Topic").into_iter().map(|(id, _)| id).collect()
     }
 
-    /// Queues, dead-letter queues first so a redrive policy can name its target.
+    /// Queues' visibility timeouts and redrive policies, unresolved numbers read as written.
     pub fn queues(&self) -> Result<Vec<QueueSpec>, Error> {
-        let mut queues: Vec<QueueSpec> = self
-            .of_type("AWS::SQS::Queue")
+        self.of_type("AWS::SQS::Queue")
             .into_iter()
             .map(|(id, props)| {
                 let redrive = match get(&props, "RedrivePolicy") {
@@ -285,33 +300,7 @@ impl Template {
                     }
                     None => None,
                 };
-                Ok(QueueSpec {
-                    visibility_timeout: u64_of(get(&props, "VisibilityTimeout")),
-                    retention: u64_of(get(&props, "MessageRetentionPeriod")),
-                    redrive,
-                    logical_id: id,
-                })
-            })
-            .collect::<Result<_, Error>>()?;
-        queues.sort_by_key(|q| q.redrive.is_some());
-        Ok(queues)
-    }
-
-    pub fn subscriptions(&self) -> Result<Vec<SubscriptionSpec>, Error> {
-        self.of_type("AWS::SNS::Subscription")
-            .into_iter()
-            .filter(|(_, props)| str_of(get(props, "Protocol")).as_deref() == Some("sqs"))
-            .map(|(id, props)| {
-                let topic = target(get(&props, "TopicArn"));
-                let queue = target(get(&props, "Endpoint"));
-                match (topic, queue) {
-                    (Some(topic), Some(queue)) => Ok(SubscriptionSpec {
-                        topic,
-                        queue,
-                        raw: str_of(get(&props, "RawMessageDelivery")).as_deref() == Some("true"),
-                    }),
-                    _ => Err(Error::Template(format!("{id}: TopicArn and Endpoint must reference resources"))),
-                }
+                Ok(QueueSpec { visibility_timeout: u64_of(get(&props, "VisibilityTimeout")), redrive, logical_id: id })
             })
             .collect()
     }
@@ -319,8 +308,11 @@ impl Template {
     pub fn functions(&self) -> Result<Vec<FunctionSpec>, Error> {
         self.of_type("AWS::Serverless::Function")
             .into_iter()
-            .map(|(id, props)| {
-                let setting = |key: &str| get(&props, key).or_else(|| get(&self.globals, key));
+            .map(|(id, own)| {
+                let mut props = self.globals.clone();
+                for (k, v) in &own {
+                    props.insert(k.clone(), v.clone());
+                }
                 let code = str_of(get(&props, "CodeUri")).unwrap_or_default();
                 let binary = code
                     .strip_suffix("/bootstrap.zip")
@@ -331,7 +323,7 @@ impl Template {
                     })?
                     .to_owned();
                 let mut environment = BTreeMap::new();
-                for source in [&self.globals, &props] {
+                for source in [&self.globals, &own] {
                     let vars = mapping(get(&mapping(get(source, "Environment")), "Variables"));
                     for (k, v) in vars {
                         if let Some(k) = k.as_str() {
@@ -342,29 +334,10 @@ impl Template {
                 let mut events = Vec::new();
                 for (name, event) in mapping(get(&props, "Events")) {
                     let event = mapping(Some(&event));
-                    let p = mapping(get(&event, "Properties"));
                     let name = name.as_str().unwrap_or_default().to_owned();
-                    match str_of(get(&event, "Type")).as_deref() {
-                        Some("Api") => events.push(EventSpec::Api {
-                            path: str_of(get(&p, "Path"))
-                                .ok_or_else(|| Error::Template(format!("{id}.{name}: no Path")))?,
-                            method: str_of(get(&p, "Method"))
-                                .ok_or_else(|| Error::Template(format!("{id}.{name}: no Method")))?
-                                .to_ascii_uppercase(),
-                        }),
-                        Some("SQS") => events.push(EventSpec::Sqs {
-                            queue: target(get(&p, "Queue"))
-                                .ok_or_else(|| Error::Template(format!("{id}.{name}: Queue must be !GetAtt Q.Arn")))?,
-                            batch_size: u64_of(get(&p, "BatchSize")).unwrap_or(10),
-                            report_failures: matches!(get(&p, "FunctionResponseTypes"), Some(Value::Sequence(t))
-                                if t.iter().any(|v| v.as_str() == Some("ReportBatchItemFailures"))),
-                        }),
-                        other => {
-                            return Err(Error::Template(format!(
-                                "{id}.{name}: event type {other:?} is not run by the local environment yet"
-                            )));
-                        }
-                    }
+                    let kind = str_of(get(&event, "Type"))
+                        .ok_or_else(|| Error::Template(format!("{id}.Events.{name}: no Type")))?;
+                    events.push(EventDefinition { name, kind, properties: mapping(get(&event, "Properties")) });
                 }
                 let policies = list(get(&props, "Policies"))
                     .iter()
@@ -381,10 +354,11 @@ impl Template {
                 Ok(FunctionSpec {
                     policies,
                     binary,
-                    timeout: u64_of(setting("Timeout")).unwrap_or(3),
-                    memory: u64_of(setting("MemorySize")).unwrap_or(128),
+                    timeout: u64_of(get(&props, "Timeout")).unwrap_or(3),
+                    memory: u64_of(get(&props, "MemorySize")).unwrap_or(128),
                     environment,
                     events,
+                    properties: props,
                     logical_id: id,
                 })
             })
@@ -403,18 +377,13 @@ mod tests {
     #[test]
     fn reads_the_projects_template() {
         let t = template();
-        let mut tables: Vec<String> = t.tables().unwrap().into_iter().map(|t| t.logical_id).collect();
+        let mut tables: Vec<String> = t.of_type("AWS::DynamoDB::Table").into_iter().map(|(id, _)| id).collect();
         tables.sort();
         assert_eq!(tables, ["AlertsTable", "FlightsTable", "SmsDeliveriesTable"]);
-        assert!(t.tables().unwrap().iter().all(|t| t.ttl_attribute.as_deref() == Some("expiresAt")));
         assert_eq!(t.topics(), ["AlertsTopic", "AlarmTopic"]);
         let queues = t.queues().unwrap();
-        assert_eq!(queues[0].logical_id, "SmsDeadLetterQueue");
-        assert_eq!(queues[1].redrive, Some(("SmsDeadLetterQueue".into(), 5)));
-        assert_eq!(
-            t.subscriptions().unwrap(),
-            [SubscriptionSpec { topic: "AlertsTopic".into(), queue: "SmsQueue".into(), raw: true }]
-        );
+        let sms = queues.iter().find(|q| q.logical_id == "SmsQueue").unwrap();
+        assert_eq!(sms.redrive, Some(("SmsDeadLetterQueue".into(), 5)));
         assert_eq!(t.parameter_default("Stage").as_deref(), Some("dev"));
     }
 
@@ -424,10 +393,27 @@ mod tests {
         let sms = functions.iter().find(|f| f.binary == "sms").unwrap();
         assert_eq!(sms.timeout, 60);
         assert_eq!(sms.memory, 128);
-        assert_eq!(sms.events, [EventSpec::Sqs { queue: "SmsQueue".into(), batch_size: 10, report_failures: true }]);
+        assert_eq!(sms.events.len(), 1);
+        assert_eq!(sms.events[0].kind, "SQS");
+        assert_eq!(sms.events[0].target("Queue").as_deref(), Some("SmsQueue"));
+        assert!(sms.events[0].lists("FunctionResponseTypes", "ReportBatchItemFailures"));
         assert!(sms.environment.contains_key("RUST_LOG"), "globals are merged");
+        assert!(get(&sms.properties, "Runtime").is_some(), "globals are merged into the properties");
         let flights = functions.iter().find(|f| f.binary == "flights").unwrap();
-        assert!(flights.events.contains(&EventSpec::Api { path: "/flights/{flightId}".into(), method: "GET".into() }));
+        let routes: Vec<_> = flights.events.iter().filter_map(EventDefinition::api_route).collect();
+        assert!(routes.contains(&("/flights/{flightId}".into(), "GET".into())));
         assert_eq!(intrinsic(&flights.environment["FLIGHTS_TABLE"]), Some(Intrinsic::Ref("FlightsTable".into())));
+    }
+
+    #[test]
+    fn intrinsics_in_both_forms() {
+        let short: Value = yaml_serde::from_str("!GetAtt Q.Arn").unwrap();
+        let long: Value = yaml_serde::from_str("{Fn::GetAtt: [Q, Arn]}").unwrap();
+        assert_eq!(intrinsic(&short), Some(Intrinsic::GetAtt("Q".into(), "Arn".into())));
+        assert_eq!(intrinsic(&short), intrinsic(&long));
+        let joined: Value = yaml_serde::from_str("!Join [',', [a, b]]").unwrap();
+        assert_eq!(unsupported_intrinsic(&joined).as_deref(), Some("!Join"));
+        let not_one: Value = yaml_serde::from_str("{Name: x}").unwrap();
+        assert_eq!(intrinsic(&not_one), None);
     }
 }
