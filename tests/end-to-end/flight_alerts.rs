@@ -2,14 +2,16 @@
 //! binaries under cargo-lambda's runtime emulator, moto as AWS, wired from the template.
 //!
 //! Register a flight with three passengers, post a delay, and each passenger receives one
-//! text. Deliver the same alert again, twice, and still each has one.
+//! text. Deliver the same alert again, twice, and still each has one. Then the same
+//! promise under injected SNS throttling, and a poison message watched from the queue to
+//! its dead-letter queue and back.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 mod support;
-use support::{LocalEnv, aws_sqs};
+use support::{LocalEnv, aws_sqs, queue_messages};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delay_texts_every_passenger_exactly_once() {
@@ -86,6 +88,25 @@ async fn a_delay_texts_every_passenger_exactly_once() {
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed["items"][0]["alertId"], alert_id.as_str());
 
+    // The invocation log shows the choreography, the correlation id carried from the API
+    // request into the SMS function.
+    let log = testkit::eventually(Duration::from_secs(30), "the SMS invocations logged", || async {
+        let log = env.invocations();
+        (log.iter().filter(|i| i["source"] == "sqs:SmsQueue").count() >= 3).then_some(log)
+    })
+    .await;
+    let sources: Vec<&str> = log.iter().map(|i| i["source"].as_str().unwrap()).collect();
+    assert_eq!(
+        &sources[..3],
+        ["api:POST /flights", "api:GET /flights/{flightId}", "api:POST /flights/{flightId}/events"]
+    );
+    let carried = |source: &str| {
+        log.iter().any(|i| {
+            i["source"] == source && i["correlationIds"].as_array().unwrap().iter().any(|c| c == correlation.as_str())
+        })
+    };
+    assert!(carried("api:POST /flights/{flightId}/events") && carried("sqs:SmsQueue"), "{log:?}");
+
     // Logs: the correlation id reached the SMS function; no contact detail appears in full.
     let logs = env.logs();
     assert!(logs.iter().any(|l| l.starts_with("[sms]") && l.contains("text sent") && l.contains(&correlation)));
@@ -94,4 +115,96 @@ async fn a_delay_texts_every_passenger_exactly_once() {
             assert!(!line.contains(secret), "unmasked contact detail in a log line: {line}");
         }
     }
+}
+
+/// A delay posted with `Idempotency-Key`, retried as a client should while the API answers 503.
+async fn post_delay(env: &LocalEnv, flight_id: &str, key: &str) -> Value {
+    let http = env.client();
+    testkit::eventually(Duration::from_secs(60), "the delay accepted", || async {
+        let response = http
+            .post(env.api(&format!("/flights/{flight_id}/events")))
+            .header("idempotency-key", key)
+            .json(&json!({"type": "delay", "minutes": 30, "reason": "Crew"}))
+            .send()
+            .await
+            .ok()?;
+        (response.status() == 202).then_some(())?;
+        response.json::<Value>().await.ok()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_fifth_of_sns_publishes_throttled_every_passenger_still_gets_exactly_one_text() {
+    let env = LocalEnv::start(&["--fault", "sns:Publish=throttle:0.2", "--fault-seed", "8", "--retry-scale", "0.01"]);
+    let mobiles: Vec<String> = (0..40).map(|_| testkit::unique_mobile()).collect();
+    let flight = json!({
+        "carrier": "AF", "flightNumber": "7", "date": "2026-12-24", "origin": "CDG", "destination": "JFK",
+        "scheduledDeparture": "2026-12-24T10:00:00+01:00",
+        "passengers": mobiles.iter().enumerate()
+            .map(|(i, m)| json!({"name": format!("Passenger {i}"), "email": format!("p{i}@example.com"), "mobile": m}))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(env.client().post(env.api("/flights")).json(&flight).send().await.unwrap().status(), 201);
+    post_delay(&env, "AF7-2026-12-24", "throttled-delay").await;
+
+    let counts = testkit::eventually(Duration::from_secs(120), "a text for every passenger", || async {
+        let sent = testkit::texts_by_number(env.moto()).await;
+        let counts: Vec<usize> = mobiles.iter().map(|m| sent.get(m).map_or(0, Vec::len)).collect();
+        counts.iter().all(|&c| c > 0).then_some(counts)
+    })
+    .await;
+    assert_eq!(counts, vec![1; 40], "exactly one text each");
+    let faults = env.local_json(&["faults"]);
+    assert!(faults["injected"]["sns:Publish=throttle:0.2"].as_u64().unwrap() > 0, "{faults}");
+    // Nothing was given up on.
+    let sqs = aws_sqs(env.moto()).await;
+    assert!(queue_messages(&sqs, &env.resource("SmsDeadLetterQueue", "reference")).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poison_message_reaches_the_dead_letter_queue_in_seconds_and_can_be_redriven() {
+    // The template's 360 s visibility timeout and 5 receives take 24 minutes on AWS; scaled, seconds.
+    let env = LocalEnv::start(&["--retry-scale", "0.01"]);
+    let sqs = aws_sqs(env.moto()).await;
+    let queue = env.resource("SmsQueue", "reference");
+    sqs.send_message().queue_url(&queue).message_body("not an alert").send().await.unwrap();
+    let dead_letters = env.resource("SmsDeadLetterQueue", "reference");
+    let depth = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default();
+            attributes
+                .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        }
+    };
+    testkit::eventually(Duration::from_secs(120), "the message dead-lettered", || async {
+        (depth(dead_letters.clone()).await == 1).then_some(())
+    })
+    .await;
+    let attempts: Vec<u64> = env
+        .invocations()
+        .iter()
+        .filter(|i| i["source"] == "sqs:SmsQueue")
+        .map(|i| i["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2, 3, 4, 5], "maxReceiveCount: 5");
+
+    let moved = env.local_json(&["redrive", "SmsQueue"]);
+    assert_eq!((moved["moved"].as_u64(), moved["from"].as_str()), (Some(1), Some("SmsDeadLetterQueue")));
+    assert_eq!(depth(dead_letters.clone()).await, 0);
+    testkit::eventually(Duration::from_secs(60), "the redriven message delivered again", || async {
+        (env.invocations().iter().filter(|i| i["source"] == "sqs:SmsQueue").count() > 5).then_some(())
+    })
+    .await;
 }

@@ -2,14 +2,26 @@
 #![allow(dead_code)]
 
 //! The local environment as the end-to-end tests use it: started as the README's
-//! command starts it (on free ports), its output collected, stopped on drop.
+//! command starts it (on free ports, with its own state directory), controlled with
+//! `scripts/local` as a person would, its output collected, stopped on drop.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// Where cargo put this test's binaries, and so the function binaries and local-env.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
+}
 
 /// The local environment, started as the README's command starts it, stopped on drop.
 pub struct LocalEnv {
@@ -19,20 +31,30 @@ pub struct LocalEnv {
 }
 
 impl LocalEnv {
+    /// The application, from infra/template.yaml.
     pub fn start(extra_args: &[&str]) -> Self {
-        let exe = std::env::current_exe().unwrap();
-        let bin_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+        Self::start_with(&[], extra_args)
+    }
+
+    /// The probe function behind every trigger type (tests/end-to-end/event-sources.yaml).
+    pub fn event_sources(extra_args: &[&str]) -> Self {
+        let template = workspace().join("tests/end-to-end/event-sources.yaml");
+        Self::start_with(&["--template", template.to_str().unwrap()], extra_args)
+    }
+
+    fn start_with(template: &[&str], extra_args: &[&str]) -> Self {
+        let bin_dir = bin_dir();
         let local_env = bin_dir.join("local-env");
         assert!(local_env.exists(), "{} missing: run the tests with scripts/test", local_env.display());
-        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
         let state_dir = std::env::temp_dir().join(format!("local-env-{}", uuid::Uuid::new_v4().simple()));
         let mut child = Command::new(local_env)
-            .current_dir(workspace)
+            .current_dir(workspace())
             .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--lambda-port", "0", "--control-port", "0"])
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--bin-dir")
             .arg(&bin_dir)
+            .args(template)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -82,14 +104,67 @@ impl LocalEnv {
         self.ready["moto"].as_str().unwrap()
     }
 
+    /// The Lambda Invoke API's URL for a function.
+    pub fn invoke_url(&self, function: &str) -> String {
+        format!("{}/2015-03-31/functions/{function}/invocations", self.ready["lambda"].as_str().unwrap())
+    }
+
+    /// What a logical id became (`reference`: name or URL; `arn`).
+    pub fn resource(&self, logical_id: &str, field: &str) -> String {
+        self.ready["resources"][logical_id][field].as_str().unwrap().to_owned()
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
+    }
+
+    /// `scripts/local <args>` against this environment; its output, and whether it succeeded.
+    pub fn local(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(workspace().join("scripts/local"))
+            .args(args)
+            .env("LOCAL_ENV_CONTROL", self.ready["control"].as_str().unwrap())
+            .env("LOCAL_ENV_BIN", bin_dir().join("local-env"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    }
+
+    /// `scripts/local <args>`, which must succeed with a JSON answer.
+    pub fn local_json(&self, args: &[&str]) -> Value {
+        let (ok, text) = self.local(args);
+        assert!(ok, "scripts/local {args:?} failed: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("scripts/local {args:?}: {e}: {text}"))
+    }
+
+    /// The invocation log so far (`scripts/local invocations`).
+    pub fn invocations(&self) -> Vec<Value> {
+        let (ok, text) = self.local(&["invocations"]);
+        assert!(ok, "{text}");
+        text.lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// Every event the probe function `function` received, in order: (request id, event).
+    pub fn probe_events(&self, function: &str) -> Vec<(String, Value)> {
+        let prefix = format!("[{function}] ");
+        self.logs()
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("probe").is_some())
+            .map(|v| (v["probe"]["requestId"].as_str().unwrap_or_default().to_owned(), v["event"].clone()))
+            .collect()
+    }
+
+    /// SDK configuration for this environment's moto.
+    pub async fn aws(&self) -> aws_config::SdkConfig {
+        local_env::provision::emulator_config(self.moto()).await
     }
 }
 
 impl Drop for LocalEnv {
     fn drop(&mut self) {
-        // SIGTERM lets local-env stop moto, the emulator and the functions it started.
+        // SIGTERM lets local-env stop moto and the functions it started.
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         for _ in 0..100 {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -101,8 +176,44 @@ impl Drop for LocalEnv {
     }
 }
 
+/// Starts local-env on `template` expecting it to refuse to start; returns what it said.
+pub fn refused_at_start(template: &std::path::Path) -> String {
+    let bin_dir = bin_dir();
+    let state_dir = std::env::temp_dir().join(format!("local-env-{}", uuid::Uuid::new_v4().simple()));
+    let output = Command::new(bin_dir.join("local-env"))
+        .current_dir(workspace())
+        .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--lambda-port", "0", "--control-port", "0"])
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .arg("--bin-dir")
+        .arg(&bin_dir)
+        .arg("--template")
+        .arg(template)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "local-env started on {}:\n{said}", template.display());
+    said
+}
+
 /// An SQS client on the environment's moto.
 pub async fn aws_sqs(endpoint: &str) -> aws_sdk_sqs::Client {
     let config = local_env::provision::emulator_config(endpoint).await;
     aws_sdk_sqs::Client::new(&config)
+}
+
+/// Every message now in a queue, read without deleting (each stays invisible briefly).
+pub async fn queue_messages(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for message in messages {
+            out.push(serde_json::from_str(message.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null));
+        }
+    }
 }

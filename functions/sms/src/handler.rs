@@ -1,6 +1,6 @@
 //! SQS batch in, partial batch failures out.
 
-use adapters::batch::process_sqs;
+use adapters::batch::{NotSqs, process_sqs};
 use adapters::publish::SmsSender;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use domain::AlertMessage;
@@ -11,8 +11,8 @@ use crate::deliver::{Deliverer, DeliveryError};
 pub async fn handle<S: SmsSender + Sync>(
     deliverer: &Deliverer<S>,
     event: SqsEvent,
-) -> Result<SqsBatchResponse, std::convert::Infallible> {
-    Ok(process_sqs(event, |record| async move {
+) -> Result<SqsBatchResponse, NotSqs> {
+    process_sqs(event, |record| async move {
         let body = record.body.unwrap_or_default();
         // A body that is not an alert message can never succeed; failing it sends it to
         // the dead-letter queue after the redrive policy's retries, where it can be read.
@@ -20,7 +20,7 @@ pub async fn handle<S: SmsSender + Sync>(
         let span = tracing::info_span!("alert", correlation_id = %message.correlation_id, alert_id = %message.alert_id);
         deliverer.deliver(&message).instrument(span).await.map(|_report| ())
     })
-    .await)
+    .await
 }
 
 #[cfg(test)]

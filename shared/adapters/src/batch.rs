@@ -15,13 +15,31 @@ use tracing::Instrument;
 /// Records processed at once within a batch.
 pub const RECORD_CONCURRENCY: usize = 4;
 
+/// An event that is not an SQS batch (S3, SNS or stream records parse as one with every
+/// SQS field missing): the function is wired to the wrong source and no record of it can
+/// succeed, so the whole invocation fails, naming what arrived.
+#[derive(Debug, thiserror::Error)]
+#[error("not an SQS event: a record's eventSource is {0}")]
+pub struct NotSqs(pub String);
+
+impl From<NotSqs> for lambda_runtime::Diagnostic {
+    fn from(err: NotSqs) -> Self {
+        Self { error_type: "NotAnSqsEvent".into(), error_message: err.to_string() }
+    }
+}
+
 /// Runs `process` on every record and reports the failed ones.
-pub async fn process_sqs<F, Fut, E>(event: SqsEvent, process: F) -> SqsBatchResponse
+pub async fn process_sqs<F, Fut, E>(event: SqsEvent, process: F) -> Result<SqsBatchResponse, NotSqs>
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
+    if let Some(other) = event.records.iter().find(|r| r.event_source.as_deref() != Some("aws:sqs")) {
+        let source = other.event_source.clone().unwrap_or_else(|| "missing".to_owned());
+        tracing::error!(event_source = %source, "not an SQS event");
+        return Err(NotSqs(source));
+    }
     let outcomes = stream::iter(event.records.into_iter().map(|record| {
         let id = record.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sqs_record", message_id = %id);
@@ -41,7 +59,7 @@ where
             response.batch_item_failures.push(failure);
         }
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -63,14 +81,28 @@ mod tests {
             let failing = failing.clone();
             async move { if record.message_id == Some(failing) { Err("boom") } else { Ok(()) } }
         })
-        .await;
+        .await
+        .unwrap();
         let reported: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(reported, [ids[1].as_str()]);
     }
 
     #[tokio::test]
     async fn a_clean_batch_reports_nothing() {
-        let response = process_sqs(sample_event(), |_| async { Ok::<(), String>(()) }).await;
+        let response = process_sqs(sample_event(), |_| async { Ok::<(), String>(()) }).await.unwrap();
         assert!(response.batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn records_of_other_sources_fail_the_whole_invocation() {
+        for (sample, source) in [
+            ("example-s3-event.json", "aws:s3"),
+            ("example-sns-event.json", "missing"),
+            ("example-dynamodb-event.json", "aws:dynamodb"),
+        ] {
+            let event: SqsEvent = serde_json::from_value(testkit::aws_sample(sample)).unwrap();
+            let refused = process_sqs(event, |_| async { Ok::<(), String>(()) }).await.unwrap_err();
+            assert_eq!(refused.0, source, "{sample}");
+        }
     }
 }

@@ -207,9 +207,8 @@ async fn run(o: Options) -> Result<(), Error> {
     let venv = workspace.join(".venv");
     let template = Template::load(workspace.join("infra/template.yaml"))?;
 
-    let moto_port = processes::free_port()?;
+    let (_moto, moto_port) = processes::start_moto(&venv, 0, true).await?;
     let moto = format!("http://127.0.0.1:{moto_port}");
-    let _moto = processes::start_moto(&venv, moto_port, true).await?;
     let config = provision::emulator_config(&moto).await;
     let resources = provision::provision(&config, &template, "").await?;
     let setup =

@@ -108,11 +108,11 @@ pub async fn configure(
 
     let program = absolute(workspace, &bin_dir.join(&spec.binary));
     let config = FunctionConfig {
-        name: spec.binary.clone(),
+        name: spec.name.clone(),
         logical_id: spec.logical_id.clone(),
         arn: resources.get(&spec.logical_id)?.arn.clone(),
         launch: Launch {
-            label: spec.binary.clone(),
+            label: spec.name.clone(),
             program,
             args: Vec::new(),
             cwd: workspace.to_path_buf(),

@@ -139,7 +139,7 @@ pub async fn provision_with(config: &SdkConfig, template: &Template, options: &O
         out.resources.insert(id.clone(), physical);
     }
     for function in template.functions()? {
-        let name = function.binary.clone();
+        let name = function.name.clone();
         let arn = format!("arn:aws:lambda:{}:{ACCOUNT}:function:{name}", out.region);
         out.resources.insert(function.logical_id.clone(), Physical { reference: name, arn, ..Physical::default() });
     }
@@ -605,7 +605,7 @@ pub fn function_environment(
         ("AWS_DEFAULT_REGION", resources.region.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_LAMBDA_FUNCTION_NAME", function.binary.as_str()),
+        ("AWS_LAMBDA_FUNCTION_NAME", function.name.as_str()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
     ]
     .iter()

@@ -18,7 +18,7 @@ use crate::faults::{self, Faults, Rule};
 use crate::invocation_log::InvocationLog;
 use crate::lambda::{Lambda, invoke_api};
 use crate::openapi::OpenApi;
-use crate::processes::{self, free_port};
+use crate::processes;
 use crate::properties::Props;
 use crate::sources::{self, SourceContext, Subscription};
 use crate::triggers::Triggers;
@@ -79,12 +79,12 @@ impl Default for Options {
     }
 }
 
-async fn listen(port: u16, what: &str) -> Result<TcpListener, Error> {
-    TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| Error::Process(format!("{what} port {port}: {e}")))
-}
-
-fn pick(port: u16) -> Result<u16, Error> {
-    if port == 0 { free_port() } else { Ok(port) }
+/// A listener on 127.0.0.1 (port 0: one the system picks), and its port.
+async fn listen(port: u16, what: &str) -> Result<(TcpListener, u16), Error> {
+    let listener =
+        TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| Error::Process(format!("{what} port {port}: {e}")))?;
+    let port = listener.local_addr().map_err(|e| Error::Process(e.to_string()))?.port();
+    Ok((listener, port))
 }
 
 pub async fn run(o: Options) -> Result<(), Error> {
@@ -99,7 +99,9 @@ pub async fn run(o: Options) -> Result<(), Error> {
         return Err(Error::Process(format!("--retry-scale {} must be above 0 and at most 1", o.retry_scale)));
     }
     let build_command = o.build_command.clone().unwrap_or_else(|| {
-        let bins: Vec<String> = specs.iter().map(|f| format!("--bin {}", f.binary)).collect();
+        let mut bins: Vec<String> = specs.iter().map(|f| format!("--bin {}", f.binary)).collect();
+        bins.sort();
+        bins.dedup();
         format!("cargo build {}", bins.join(" "))
     });
     if o.build {
@@ -124,16 +126,15 @@ pub async fn run(o: Options) -> Result<(), Error> {
     }
 
     // AWS: moto, the template's resources, and the proxy the functions' calls go through.
-    let (api_port, moto_port, control_port) = (pick(o.api_port)?, pick(o.moto_port)?, pick(o.control_port)?);
+    let (_moto, moto_port) = processes::start_moto(&o.venv, o.moto_port, true).await?;
     let moto = format!("http://127.0.0.1:{moto_port}");
-    let _moto = processes::start_moto(&o.venv, moto_port, true).await?;
     let config = provision::emulator_config(&moto).await;
     let options = provision::Options { prefix: String::new(), visibility_scale: o.retry_scale };
     let resources = Arc::new(provision::provision_with(&config, &template, &options).await?);
     let aws = Aws::new(&config);
     let faults = Arc::new(Faults::new(fault_rules, if o.fault_seed == 0 { rand_seed() } else { o.fault_seed }));
-    let proxy_listener = listen(0, "fault proxy").await?;
-    let proxy = format!("http://{}", proxy_listener.local_addr().map_err(|e| Error::Process(e.to_string()))?);
+    let (proxy_listener, proxy_port) = listen(0, "fault proxy").await?;
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
     tokio::spawn(faults::serve(proxy_listener, moto.clone(), faults.clone()));
 
     // Lambda: every function, with its settings from the template.
@@ -163,7 +164,7 @@ pub async fn run(o: Options) -> Result<(), Error> {
     let mut routes = Vec::new();
     for spec in &specs {
         let function =
-            lambda.function(&spec.binary).ok_or_else(|| Error::Process(format!("{} was not added", spec.binary)))?;
+            lambda.function(&spec.name).ok_or_else(|| Error::Process(format!("{} was not added", spec.name)))?;
         for event in &spec.events {
             let context = format!("{}.Events.{} ({})", spec.logical_id, event.name, event.kind);
             if event.kind == "Api" {
@@ -172,7 +173,7 @@ pub async fn run(o: Options) -> Result<(), Error> {
                 let resource = props.required_string("Path")?;
                 let method = props.required_string("Method")?.to_ascii_uppercase();
                 props.finish()?;
-                routes.push(Route { method, resource, function: spec.binary.clone() });
+                routes.push(Route { method, resource, function: spec.name.clone() });
                 continue;
             }
             let start = sources::starter(&event.kind).ok_or_else(|| {
@@ -201,8 +202,8 @@ pub async fn run(o: Options) -> Result<(), Error> {
     tokio::spawn(sweeper.clone().run(o.ttl_sweep_interval));
 
     // Servers: the Invoke API, the REST API, the control API.
-    let lambda_port = pick(o.lambda_port)?;
-    tokio::spawn(invoke_api::serve(listen(lambda_port, "Invoke API").await?, lambda.clone()));
+    let (lambda_listener, lambda_port) = listen(o.lambda_port, "Invoke API").await?;
+    tokio::spawn(invoke_api::serve(lambda_listener, lambda.clone()));
     // `cargo lambda invoke` calls [::1]:9000 unless told otherwise: the fixed port is
     // served on both loopback addresses (a port picked at random, as tests do, only on 127.0.0.1).
     if o.lambda_port != 0
@@ -210,8 +211,8 @@ pub async fn run(o: Options) -> Result<(), Error> {
     {
         tokio::spawn(invoke_api::serve(v6, lambda.clone()));
     }
+    let (api_listener, api_port) = listen(o.api_port, "API").await?;
     let api = format!("http://127.0.0.1:{api_port}");
-    let api_listener = listen(api_port, "API").await?;
     let contract = match template.api_definition() {
         Some(path) => Some(OpenApi::load(path)?),
         None if routes.is_empty() => None,
@@ -248,8 +249,9 @@ pub async fn run(o: Options) -> Result<(), Error> {
         resources: resources.clone(),
         redrives,
     });
+    let (control_listener, control_port) = listen(o.control_port, "control").await?;
     let control_url = format!("http://127.0.0.1:{control_port}");
-    tokio::spawn(control::serve(listen(control_port, "control").await?, control));
+    tokio::spawn(control::serve(control_listener, control));
 
     if o.watch {
         let paths = if o.watch_paths.is_empty() {

@@ -59,6 +59,9 @@ pub struct FunctionSpec {
     pub logical_id: String,
     /// The workspace binary, from `CodeUri: .../target/lambda/<binary>/bootstrap.zip`.
     pub binary: String,
+    /// The function's name locally (what `cargo lambda invoke NAME` takes): its binary's
+    /// name, or its logical id where several functions run the same binary.
+    pub name: String,
     /// The function's properties with the template's `Globals` merged in.
     pub properties: Mapping,
     pub timeout: u64,
@@ -306,6 +309,17 @@ impl Template {
     }
 
     pub fn functions(&self) -> Result<Vec<FunctionSpec>, Error> {
+        let mut specs = self.function_specs()?;
+        let binaries: Vec<String> = specs.iter().map(|f| f.binary.clone()).collect();
+        for spec in &mut specs {
+            if binaries.iter().filter(|b| **b == spec.binary).count() > 1 {
+                spec.name = spec.logical_id.clone();
+            }
+        }
+        Ok(specs)
+    }
+
+    fn function_specs(&self) -> Result<Vec<FunctionSpec>, Error> {
         self.of_type("AWS::Serverless::Function")
             .into_iter()
             .map(|(id, own)| {
@@ -353,6 +367,7 @@ impl Template {
                     .collect();
                 Ok(FunctionSpec {
                     policies,
+                    name: binary.clone(),
                     binary,
                     timeout: u64_of(get(&props, "Timeout")).unwrap_or(3),
                     memory: u64_of(get(&props, "MemorySize")).unwrap_or(128),

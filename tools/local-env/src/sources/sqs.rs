@@ -11,6 +11,13 @@
 //! `ScalingConfig.MaximumConcurrency` invocations run at once (else the function's limit).
 //! A `DeleteMessageBatch` entry that fails is retried; one that keeps failing is logged,
 //! and the message will be delivered again (at least once, never lost).
+//!
+//! As on AWS, a queue whose visibility timeout is shorter than the function's timeout is
+//! refused, and received messages stay invisible for at least the batching window plus
+//! the function's timeout (plus 30 seconds), so a batch still being gathered or processed
+//! is never delivered twice at once. When the environment's retry scale shortened the
+//! queue's visibility timeout, a message that failed becomes visible again that
+//! (shortened) time after its invocation ended.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -40,6 +47,11 @@ pub struct SqsMapping {
     pub window: Duration,
     pub report_failures: bool,
     pub concurrency: usize,
+    /// How long received messages stay invisible.
+    pub receive_visibility: i32,
+    /// The queue's own visibility timeout, given to failed messages after their invocation
+    /// when receiving held them longer (see the module's comment).
+    pub retry_visibility: Option<i32>,
 }
 
 pub fn start<'a>(sub: Subscription<'a>, ctx: &'a SourceContext) -> BoxFuture<'a, Result<(), Error>> {
@@ -66,6 +78,21 @@ pub fn start<'a>(sub: Subscription<'a>, ctx: &'a SourceContext) -> BoxFuture<'a,
         let filters = Filters::from_props(props)?;
         let enabled = props.boolean("Enabled")?.unwrap_or(true);
         let physical = ctx.resources.get(&queue)?;
+        let visibility = queue_visibility(ctx, &physical.reference).await?;
+        let timeout = i32::try_from(sub.function.config.timeout.as_secs()).unwrap_or(900);
+        let scaled_timeout = ctx.lambda.scaled(sub.function.config.timeout).as_secs_f64();
+        if f64::from(visibility) < scaled_timeout.floor() {
+            return Err(props.error(format!(
+                "Queue visibility timeout: {visibility} seconds is less than Function timeout: {timeout} seconds (as AWS refuses it)"
+            )));
+        }
+        let window_seconds = i32::try_from(window).unwrap_or(0);
+        let covering = window_seconds + timeout;
+        let receive_visibility = if visibility >= covering {
+            visibility
+        } else {
+            covering + ctx.lambda.scaled(Duration::from_secs(30)).as_secs() as i32
+        };
         let mapping = SqsMapping {
             queue_logical_id: queue.clone(),
             queue_url: physical.reference.clone(),
@@ -75,6 +102,8 @@ pub fn start<'a>(sub: Subscription<'a>, ctx: &'a SourceContext) -> BoxFuture<'a,
             window: Duration::from_secs(u64::try_from(window).unwrap_or(0)),
             report_failures,
             concurrency: concurrency.and_then(|c| usize::try_from(c).ok()).unwrap_or(sub.function.config.concurrency),
+            receive_visibility,
+            retry_visibility: (receive_visibility != visibility).then_some(visibility),
         };
         let Subscription { function, props, .. } = sub;
         props.finish()?;
@@ -108,11 +137,29 @@ pub fn report_batch_item_failures(props: &crate::properties::Props) -> Result<bo
     Ok(!types.is_empty())
 }
 
+/// The queue's visibility timeout, as provisioned.
+async fn queue_visibility(ctx: &SourceContext, url: &str) -> Result<i32, Error> {
+    let attributes = ctx
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .map_err(|e| Error::aws("SQS", "GetQueueAttributes", e))?;
+    Ok(attributes
+        .attributes
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout).and_then(|v| v.parse().ok()))
+        .unwrap_or(30))
+}
+
 async fn receive(aws: &Aws, mapping: &SqsMapping, max: usize, wait_seconds: i32) -> Result<Vec<Message>, Error> {
     let received = aws
         .sqs
         .receive_message()
         .queue_url(&mapping.queue_url)
+        .visibility_timeout(mapping.receive_visibility)
         .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
         .wait_time_seconds(wait_seconds)
         .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -188,6 +235,14 @@ pub async fn poll_once(
         }
         _ => Vec::new(),
     };
+    if let Some(visibility) = mapping.retry_visibility {
+        let kept: Vec<&Message> = deliver
+            .iter()
+            .map(|(m, _)| m)
+            .filter(|m| !done.iter().any(|d| d.receipt_handle == m.receipt_handle))
+            .collect();
+        release(&ctx.aws, mapping, &kept, visibility).await;
+    }
     delete(&ctx.aws, mapping, done.into_iter()).await;
     Ok(received)
 }
@@ -215,6 +270,34 @@ pub fn failed_items(response: &[u8], batch: &[&str], report_failures: bool) -> O
         failed.insert(id.to_owned());
     }
     Some(failed)
+}
+
+/// Makes messages that stay in the queue visible again after `seconds`.
+async fn release(aws: &Aws, mapping: &SqsMapping, messages: &[&Message], seconds: i32) {
+    for chunk in messages.chunks(10) {
+        let entries: Vec<aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .visibility_timeout(seconds)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let changed = aws
+            .sqs
+            .change_message_visibility_batch()
+            .queue_url(&mapping.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        if let Err(err) = changed {
+            eprintln!("[sqs:{}] {}", mapping.queue_logical_id, Error::aws("SQS", "ChangeMessageVisibilityBatch", err));
+        }
+    }
 }
 
 /// Deletes messages in batches of ten, retrying entries that fail.
