@@ -104,6 +104,35 @@ async fn a_poison_stream_record_is_bisected_out_to_the_failure_destination_and_t
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_record_that_keeps_failing_is_given_up_once_older_than_its_maximum_age() {
+    let env = LocalEnv::event_sources(FAST);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&env.aws().await);
+    dynamodb.put_item().table_name("Ledger").item("pk", s("stuck")).item("note", s("probe-fail")).send().await.unwrap();
+    // Retried without limit (MaximumRetryAttempts: -1) ...
+    testkit::eventually(WAIT, "a few retries", || async {
+        (invocations(&env, "AgingProbe", "dynamodb:Ledger").len() >= 3).then_some(())
+    })
+    .await;
+    // ... until the record is older than MaximumRecordAgeInSeconds (60) by the environment's clock.
+    env.local_json(&["advance", "2m"]);
+    let sqs = aws_sdk_sqs::Client::new(&env.aws().await);
+    let url = env.resource("StreamFailures", "reference");
+    let failure = testkit::eventually(WAIT, "the failure record, through the SNS destination", || async {
+        queue_messages(&sqs, &url).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(failure["requestContext"]["condition"], "RecordAgeExceeded");
+    assert_eq!(failure["DDBStreamBatchInfo"]["batchSize"], 1);
+    // And the shard moves on.
+    dynamodb.put_item().table_name("Ledger").item("pk", s("next")).send().await.unwrap();
+    testkit::eventually(WAIT, "the next record delivered", || async {
+        let events = env.probe_events("AgingProbe");
+        events.iter().any(|(_, e)| records(e).iter().any(|r| key(r) == "next")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn records_no_filter_matches_never_reach_the_function() {
     let env = LocalEnv::event_sources(&[]);
     let dynamodb = aws_sdk_dynamodb::Client::new(&env.aws().await);

@@ -17,7 +17,8 @@
 //!   sequence number, arrival times, count) goes to `DestinationConfig.OnFailure`; then
 //!   the shard moves on.
 //!
-//! Waits between retries are multiplied by the environment's retry scale.
+//! Waits between retries are multiplied by the environment's retry scale; a record's age
+//! is measured by the environment's clock, so `scripts/local advance` ages records too.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -158,7 +159,7 @@ pub async fn run_shard(
 ) {
     let mut pending: VecDeque<StreamRecord> = VecDeque::new();
     loop {
-        if let Err(err) = fill(&mut pending, reader.as_mut(), &config).await {
+        if let Err(err) = fill(&mut pending, reader.as_mut(), &config, &ctx.clock).await {
             eprintln!("[{}] {shard_id}: {err}", config.source);
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
@@ -178,10 +179,15 @@ async fn fill(
     pending: &mut VecDeque<StreamRecord>,
     reader: &mut dyn ShardReader,
     config: &MappingConfig,
+    clock: &crate::clock::Clock,
 ) -> Result<(), Error> {
     let mut window_ends: Option<tokio::time::Instant> = None;
     loop {
-        let read = reader.read().await?;
+        let mut read = reader.read().await?;
+        // Arrival times on the environment's clock, which may have been moved.
+        for record in &mut read {
+            record.arrival += clock.offset();
+        }
         let got = !read.is_empty();
         pending.extend(
             read.into_iter()
@@ -217,7 +223,7 @@ async fn deliver(
     while let Some(mut work) = queue.pop_front() {
         // Records too old are discarded before they are sent.
         if let Some(max_age) = config.max_record_age {
-            let now = OffsetDateTime::now_utc();
+            let now = ctx.clock.now();
             let expired = work.records.iter().take_while(|r| now - r.arrival > max_age).count();
             if expired > 0 {
                 let old: Vec<StreamRecord> = work.records.drain(..expired).collect();
