@@ -1,15 +1,16 @@
 //! Routing and the two operations.
 
-use adapters::alerts_table::{AlertsTable, Recorded};
-use adapters::flights_table::FlightsTable;
+use adapters::flight_alerts::alerts_table::{AlertsTable, Recorded};
+use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::flight_alerts::publish::AlertPublisher;
 use adapters::http::{
     dependency_failed, header, json, json_body, no_such_operation, path_parameter, query_parameter, serve,
 };
 use adapters::problem::Problem;
-use adapters::publish::AlertPublisher;
-use domain::flight_event::FlightEventRequest;
+use domain::flight_alerts::flight_event::FlightEventRequest;
+use domain::flight_alerts::{Alert, AlertId, AlertMessage, FlightId, NewFlightEvent};
 use domain::pagination::{Cursor, page_size};
-use domain::{Alert, AlertId, AlertMessage, FlightId, IdempotencyKey, Invalid, NewFlightEvent};
+use domain::{IdempotencyKey, Invalid};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;

@@ -1,10 +1,10 @@
 //! The alerts function: `POST /flights/{flightId}/events` and `GET /alerts`.
 
-use adapters::alerts_table::AlertsTable;
 use adapters::config::{self, DynamoClient, SnsClient};
-use adapters::flights_table::FlightsTable;
+use adapters::flight_alerts::alerts_table::AlertsTable;
+use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::flight_alerts::publish::AlertPublisher;
 use adapters::logging;
-use adapters::publish::AlertPublisher;
 use lambda_http::{Error, Request, run, service_fn};
 
 mod handler;

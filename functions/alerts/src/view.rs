@@ -1,7 +1,7 @@
 //! Alerts as the API shows them.
 
-use domain::Alert;
-use domain::flight_event::FlightEventKind;
+use domain::flight_alerts::Alert;
+use domain::flight_alerts::flight_event::FlightEventKind;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 

@@ -1,10 +1,11 @@
 //! Routing and the two operations. Validation and identity rules live in the domain crate.
 
-use adapters::flights_table::{FlightsTable, Registered};
+use adapters::flight_alerts::flights_table::{FlightsTable, Registered};
 use adapters::http::{Operation, dependency_failed, json, json_body, no_such_operation, path_parameter, serve};
 use adapters::problem::Problem;
-use domain::flight::{FlightRequest, format_date};
-use domain::{FlightId, Invalid, NewFlight};
+use domain::Invalid;
+use domain::flight_alerts::flight::{FlightRequest, format_date};
+use domain::flight_alerts::{FlightId, NewFlight};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;

@@ -1,6 +1,6 @@
 //! The flights function: `POST /flights` and `GET /flights/{flightId}`.
 
-use adapters::flights_table::FlightsTable;
+use adapters::flight_alerts::flights_table::FlightsTable;
 use adapters::{config, logging};
 use lambda_http::{Error, Request, run, service_fn};
 

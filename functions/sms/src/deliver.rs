@@ -5,11 +5,11 @@
 //! `domain::delivery`): a duplicate message, a concurrent copy or a retry after a crash
 //! finds the passengers already texted and skips them.
 
-use adapters::deliveries_table::{Claim, DeliveriesTable};
-use adapters::flights_table::FlightsTable;
-use adapters::publish::SmsSender;
-use domain::delivery::{Refusal, delivery_id};
-use domain::{AlertMessage, FlightId, Passenger};
+use adapters::flight_alerts::deliveries_table::{Claim, DeliveriesTable};
+use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::flight_alerts::publish::SmsSender;
+use domain::flight_alerts::delivery::{Refusal, delivery_id};
+use domain::flight_alerts::{AlertMessage, FlightId, Passenger};
 use futures::{StreamExt, stream};
 use time::OffsetDateTime;
 

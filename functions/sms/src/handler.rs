@@ -1,9 +1,9 @@
 //! SQS batch in, partial batch failures out.
 
 use adapters::batch::{NotSqs, process_sqs};
-use adapters::publish::SmsSender;
+use adapters::flight_alerts::publish::SmsSender;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use domain::AlertMessage;
+use domain::flight_alerts::AlertMessage;
 use tracing::Instrument;
 
 use crate::deliver::{Deliverer, DeliveryError};

@@ -2,10 +2,10 @@
 //! passenger of the flight, exactly once per alert.
 
 use adapters::config::{self, DynamoClient, SnsClient};
-use adapters::deliveries_table::DeliveriesTable;
-use adapters::flights_table::FlightsTable;
+use adapters::flight_alerts::deliveries_table::DeliveriesTable;
+use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::flight_alerts::publish::SnsSms;
 use adapters::logging;
-use adapters::publish::SnsSms;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 

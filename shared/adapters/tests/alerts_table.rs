@@ -1,10 +1,11 @@
 //! The alerts table against moto: recording, idempotency keys, newest-first paging.
 
-use adapters::alerts_table::{AlertsTable, Recorded};
-use domain::flight::FlightRequest;
-use domain::flight_event::{FlightEvent, FlightEventKind};
+use adapters::flight_alerts::alerts_table::{AlertsTable, Recorded};
+use domain::IdempotencyKey;
+use domain::flight_alerts::flight::FlightRequest;
+use domain::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
+use domain::flight_alerts::{Alert, AlertId, Flight, NewFlight};
 use domain::pagination::Cursor;
-use domain::{Alert, AlertId, Flight, IdempotencyKey, NewFlight};
 use time::{Duration, OffsetDateTime};
 
 fn flight() -> Flight {

@@ -1,8 +1,8 @@
 //! Delivery records against moto: the claim / complete / release protocol that makes
 //! texting idempotent.
 
-use adapters::deliveries_table::{Claim, DeliveriesTable};
-use domain::delivery::{CLAIM_TIMEOUT, DeliveryState, Refusal};
+use adapters::flight_alerts::deliveries_table::{Claim, DeliveriesTable};
+use domain::flight_alerts::delivery::{CLAIM_TIMEOUT, DeliveryState, Refusal};
 use time::{Duration, OffsetDateTime};
 
 async fn table() -> DeliveriesTable {

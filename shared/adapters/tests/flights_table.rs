@@ -1,8 +1,8 @@
 //! The flights table against moto, with the table provisioned from the template.
 
-use adapters::flights_table::{FlightsTable, Registered};
-use domain::flight::FlightRequest;
-use domain::{FlightId, NewFlight};
+use adapters::flight_alerts::flights_table::{FlightsTable, Registered};
+use domain::flight_alerts::flight::FlightRequest;
+use domain::flight_alerts::{FlightId, NewFlight};
 use time::OffsetDateTime;
 
 fn registration(flight_number: u16, passengers: usize) -> NewFlight {

@@ -1,8 +1,9 @@
 //! Publishing against moto: alerts reach the SMS queue through the template's
 //! subscription, texts are recorded by moto's SMS sink.
 
-use adapters::publish::{AlertPublisher, SmsSender, SnsSms};
-use domain::{AlertId, AlertMessage, PhoneNumber};
+use adapters::flight_alerts::publish::{AlertPublisher, SmsSender, SnsSms};
+use domain::PhoneNumber;
+use domain::flight_alerts::{AlertId, AlertMessage};
 
 #[tokio::test]
 async fn an_alert_reaches_the_sms_queue_as_published() {

@@ -9,6 +9,7 @@
 //! `throttled`), `batchItemFailures`, `errorType`, `durationMs`, `initMs`,
 //! `peakMemoryMiB` against `memorySizeMiB`, and the `correlationIds` the function logged.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -20,10 +21,20 @@ use tokio::sync::Notify;
 use crate::Error;
 use crate::lambda::{FunctionConfig, Invocation, Outcome};
 
+/// Entries kept in memory for the control API (the file keeps them all).
+const KEPT: usize = 100_000;
+
 pub struct InvocationLog {
     file: Option<Mutex<std::fs::File>>,
-    entries: Mutex<Vec<Value>>,
+    entries: Mutex<Entries>,
     added: Notify,
+}
+
+/// The newest entries, and how many older ones were dropped: entries keep their index.
+#[derive(Default)]
+struct Entries {
+    dropped: usize,
+    kept: VecDeque<Value>,
 }
 
 impl InvocationLog {
@@ -41,7 +52,7 @@ impl InvocationLog {
             }
             None => None,
         };
-        Ok(Self { file, entries: Mutex::new(Vec::new()), added: Notify::new() })
+        Ok(Self { file, entries: Mutex::new(Entries::default()), added: Notify::new() })
     }
 
     pub fn record(&self, entry: Value) {
@@ -49,23 +60,32 @@ impl InvocationLog {
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(file, "{entry}");
         }
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.kept.push_back(entry);
+        if entries.kept.len() > KEPT {
+            entries.kept.pop_front();
+            entries.dropped += 1;
+        }
+        drop(entries);
         self.added.notify_waiters();
     }
 
-    /// Entries from index `from` on.
+    /// Entries from index `from` on (those still kept).
     pub fn since(&self, from: usize) -> Vec<Value> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(from..).map(<[Value]>::to_vec).unwrap_or_default()
+        entries.kept.iter().skip(from.saturating_sub(entries.dropped)).cloned().collect()
     }
 
     /// Waits until there are entries past index `from` (or `within` passes).
     pub async fn wait_past(&self, from: usize, within: std::time::Duration) {
         let added = self.added.notified();
-        if self.entries.lock().unwrap_or_else(|e| e.into_inner()).len() > from {
-            return;
+        let present = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries.dropped + entries.kept.len()
+        };
+        if present <= from {
+            let _ = tokio::time::timeout(within, added).await;
         }
-        let _ = tokio::time::timeout(within, added).await;
     }
 }
 

@@ -1,11 +1,11 @@
 //! The alerts handler fed with the sample API Gateway REST event, against moto.
 
 use super::{Deps, handle};
-use adapters::alerts_table::AlertsTable;
-use adapters::flights_table::FlightsTable;
-use adapters::publish::AlertPublisher;
-use domain::flight::FlightRequest;
-use domain::{AlertMessage, NewFlight};
+use adapters::flight_alerts::alerts_table::AlertsTable;
+use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::flight_alerts::publish::AlertPublisher;
+use domain::flight_alerts::flight::FlightRequest;
+use domain::flight_alerts::{AlertMessage, NewFlight};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use testkit::{RestCall, rest_request};

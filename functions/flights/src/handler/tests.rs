@@ -1,7 +1,7 @@
 //! The flights handler fed with the sample API Gateway REST event, against moto.
 
 use super::handle;
-use adapters::flights_table::FlightsTable;
+use adapters::flight_alerts::flights_table::FlightsTable;
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use testkit::{RestCall, rest_request};

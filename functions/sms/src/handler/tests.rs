@@ -5,12 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::handle;
 use crate::deliver::Deliverer;
-use adapters::deliveries_table::DeliveriesTable;
-use adapters::flights_table::FlightsTable;
-use adapters::publish::{SmsSender, SnsSms};
+use adapters::flight_alerts::deliveries_table::DeliveriesTable;
+use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::flight_alerts::publish::{SmsSender, SnsSms};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use domain::flight::FlightRequest;
-use domain::{AlertId, AlertMessage, NewFlight, PhoneNumber};
+use domain::PhoneNumber;
+use domain::flight_alerts::flight::FlightRequest;
+use domain::flight_alerts::{AlertId, AlertMessage, NewFlight};
 use serde_json::json;
 use time::OffsetDateTime;
 

@@ -5,7 +5,7 @@
 //! `COMPLETED`. Both kinds expire by TTL once no queued message can refer to them.
 
 use aws_sdk_dynamodb::Client;
-use domain::delivery::{CLAIM_TIMEOUT, COMPLETED_RETENTION, DeliveryState, Refusal, refusal};
+use domain::flight_alerts::delivery::{CLAIM_TIMEOUT, COMPLETED_RETENTION, DeliveryState, Refusal, refusal};
 use time::OffsetDateTime;
 
 use crate::Error;

@@ -7,7 +7,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::alert::AlertId;
+use crate::flight_alerts::alert::AlertId;
 
 /// How long a claim holds before another sender may take it over. It must exceed the SMS
 /// function's timeout, so a claim is only taken over from a sender that has really died.

@@ -8,9 +8,10 @@
 //! Listing a flight's alerts newest first is one query on the partition, backwards.
 
 use aws_sdk_dynamodb::Client;
-use domain::flight_event::{FlightEvent, FlightEventKind};
+use domain::IdempotencyKey;
+use domain::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
+use domain::flight_alerts::{Alert, AlertId, FlightId};
 use domain::pagination::Cursor;
-use domain::{Alert, AlertId, FlightId, IdempotencyKey};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

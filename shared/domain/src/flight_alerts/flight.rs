@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 use time::{Date, Duration, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
 
-use crate::passenger::{NewPassenger, PassengerRequest};
+use crate::flight_alerts::passenger::{NewPassenger, PassengerRequest};
 use crate::validation::{Collector, Invalid};
 
 /// Most passengers one registration may carry. Far above any aircraft's seat count, so

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::flight::Flight;
+use crate::flight_alerts::flight::Flight;
 use crate::validation::{Collector, Invalid, text};
 
 /// Longest delay accepted, in minutes (two days); longer is a cancellation in practice.
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_delay_moves_the_departure_from_the_schedule() {
-        let flight = crate::alert::tests::flight();
+        let flight = crate::flight_alerts::alert::tests::flight();
         let event = parse(serde_json::json!({"type": "delay", "minutes": 45, "reason": "Late inbound aircraft"}))
             .unwrap()
             .for_flight(&flight);
@@ -178,7 +178,7 @@ mod tests {
         assert!(parse(serde_json::json!({"type": "cancellation", "reason": "Crew shortage"})).is_ok());
         let gate = parse(serde_json::json!({"type": "gateChange", "gate": "b22", "reason": "Stand swap"}))
             .unwrap()
-            .for_flight(&crate::alert::tests::flight());
+            .for_flight(&crate::flight_alerts::alert::tests::flight());
         assert_eq!(gate.kind, FlightEventKind::GateChange { gate: "B22".into() });
     }
 }

@@ -6,9 +6,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::flight::{Flight, FlightId};
-use crate::flight_event::FlightEvent;
-use crate::sms_text;
+use crate::flight_alerts::flight::{Flight, FlightId};
+use crate::flight_alerts::flight_event::FlightEvent;
+use crate::flight_alerts::sms_text;
 
 /// How long an alert stays queryable before DynamoDB's TTL removes it.
 pub const ALERT_RETENTION: Duration = Duration::days(30);
@@ -99,8 +99,8 @@ impl AlertMessage {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::flight::{FlightRequest, NewFlight};
-    use crate::flight_event::FlightEventKind;
+    use crate::flight_alerts::flight::{FlightRequest, NewFlight};
+    use crate::flight_alerts::flight_event::FlightEventKind;
 
     pub(crate) fn flight() -> Flight {
         let req: FlightRequest = serde_json::from_value(serde_json::json!({

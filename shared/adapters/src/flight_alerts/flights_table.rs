@@ -13,8 +13,9 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use domain::flight::{AirportCode, Carrier, FlightNumber, format_date, parse_date};
-use domain::{Flight, FlightId, NewFlight, Passenger, PhoneNumber};
+use domain::PhoneNumber;
+use domain::flight_alerts::flight::{AirportCode, Carrier, FlightNumber, format_date, parse_date};
+use domain::flight_alerts::{Flight, FlightId, NewFlight, Passenger};
 use futures::{StreamExt, TryStreamExt, stream};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

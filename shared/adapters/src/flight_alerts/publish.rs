@@ -4,7 +4,8 @@ use std::future::Future;
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use domain::{AlertMessage, PhoneNumber};
+use domain::PhoneNumber;
+use domain::flight_alerts::AlertMessage;
 
 use crate::Error;
 

@@ -3,8 +3,8 @@
 
 use time::OffsetDateTime;
 
-use crate::flight::Flight;
-use crate::flight_event::{FlightEvent, FlightEventKind};
+use crate::flight_alerts::flight::Flight;
+use crate::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
 
 /// Characters in one SMS segment of the GSM-7 alphabet.
 pub const SEGMENT: usize = 160;
@@ -86,7 +86,7 @@ fn clock(at: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flight_event::FlightEventKind;
+    use crate::flight_alerts::flight_event::FlightEventKind;
     use proptest::prelude::*;
     use time::Duration;
 
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_delay_reads_like_a_text_from_the_airline() {
-        let flight = crate::alert::tests::flight();
+        let flight = crate::flight_alerts::alert::tests::flight();
         let delay =
             FlightEventKind::Delay { minutes: 45, new_departure: flight.scheduled_departure + Duration::minutes(45) };
         assert_eq!(
@@ -112,7 +112,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_text_fits_one_gsm_segment(reason in "\\PC{1,200}") {
-            let flight = crate::alert::tests::flight();
+            let flight = crate::flight_alerts::alert::tests::flight();
             let text = compose(&flight, &event(FlightEventKind::GateChange { gate: "B22".into() }, &reason));
             prop_assert!(text.chars().count() <= SEGMENT);
             prop_assert!(text.starts_with("UA83 SFO-JFK 01 Dec: gate changed to B22. Reason: "));
