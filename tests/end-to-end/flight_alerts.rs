@@ -18,12 +18,13 @@ async fn a_delay_texts_every_passenger_exactly_once() {
     let env = LocalEnv::start(&[]);
     let http = env.client();
     let mobiles: Vec<String> = (0..3).map(|_| testkit::unique_mobile()).collect();
+    let date = testkit::departure_date();
     let emails = ["ada@example.com", "grace@example.com", "alan@example.com"];
 
     // Register the flight with three passengers.
     let flight = json!({
-        "carrier": "DL", "flightNumber": "1", "date": "2026-12-24", "origin": "JFK", "destination": "LAX",
-        "scheduledDeparture": "2026-12-24T08:00:00-05:00",
+        "carrier": "DL", "flightNumber": "1", "date": date, "origin": "JFK", "destination": "LAX",
+        "scheduledDeparture": format!("{date}T08:00:00-05:00"),
         "passengers": mobiles.iter().zip(emails).enumerate()
             .map(|(i, (m, e))| json!({"name": format!("Passenger {i}"), "email": e, "mobile": m}))
             .collect::<Vec<_>>()
@@ -31,7 +32,7 @@ async fn a_delay_texts_every_passenger_exactly_once() {
     let created = http.post(env.api("/flights")).json(&flight).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let flight_id = created.json::<Value>().await.unwrap()["flightId"].as_str().unwrap().to_owned();
-    assert_eq!(flight_id, "DL1-2026-12-24");
+    assert_eq!(flight_id, format!("DL1-{date}"));
     let read: Value = http.get(env.api(&format!("/flights/{flight_id}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(read["passengerCount"], 3);
 
@@ -47,7 +48,9 @@ async fn a_delay_texts_every_passenger_exactly_once() {
     let accepted = post_delay().await.unwrap();
     assert_eq!(accepted.status(), 202);
     let accepted: Value = accepted.json().await.unwrap();
-    let text = "DL1 JFK-LAX 24 Dec: delayed 90 min, now departs 09:30. Reason: Snow at origin";
+    let text =
+        format!("DL1 JFK-LAX {}: delayed 90 min, now departs 09:30. Reason: Snow at origin", testkit::text_date(&date));
+    let text = text.as_str();
     assert_eq!(accepted["message"], text);
     let alert_id = accepted["alertId"].as_str().unwrap().to_owned();
 
@@ -139,14 +142,14 @@ async fn with_a_fifth_of_sns_publishes_throttled_every_passenger_still_gets_exac
     let env = LocalEnv::start(&["--fault", "sns:Publish=throttle:0.2", "--fault-seed", "8", "--retry-scale", "0.01"]);
     let mobiles: Vec<String> = (0..40).map(|_| testkit::unique_mobile()).collect();
     let flight = json!({
-        "carrier": "AF", "flightNumber": "7", "date": "2026-12-24", "origin": "CDG", "destination": "JFK",
-        "scheduledDeparture": "2026-12-24T10:00:00+01:00",
+        "carrier": "AF", "flightNumber": "7", "date": testkit::departure_date(), "origin": "CDG", "destination": "JFK",
+        "scheduledDeparture": format!("{}T10:00:00+01:00", testkit::departure_date()),
         "passengers": mobiles.iter().enumerate()
             .map(|(i, m)| json!({"name": format!("Passenger {i}"), "email": format!("p{i}@example.com"), "mobile": m}))
             .collect::<Vec<_>>()
     });
     assert_eq!(env.client().post(env.api("/flights")).json(&flight).send().await.unwrap().status(), 201);
-    post_delay(&env, "AF7-2026-12-24", "throttled-delay").await;
+    post_delay(&env, &format!("AF7-{}", testkit::departure_date()), "throttled-delay").await;
 
     let counts = testkit::eventually(Duration::from_secs(120), "a text for every passenger", || async {
         let sent = testkit::texts_by_number(env.moto()).await;

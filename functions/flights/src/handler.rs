@@ -46,7 +46,7 @@ pub async fn handle(flights: &FlightsTable, req: Request) -> Result<Response<Bod
 
 async fn register(flights: &FlightsTable, req: &Request, op: &Operation) -> Result<Response<Body>, Problem> {
     let body: FlightRequest = json_body(req)?;
-    let new = NewFlight::try_from(body).map_err(Problem::invalid)?;
+    let new = NewFlight::validate(body, OffsetDateTime::now_utc().date()).map_err(Problem::invalid)?;
     let registration = uuid::Uuid::new_v4().simple().to_string();
     let outcome = flights
         .register(&new, &registration, OffsetDateTime::now_utc())

@@ -15,7 +15,7 @@ fn flight() -> Flight {
         "passengers": [{"name": "A", "email": "a@example.com", "mobile": "+33612345678"}]
     }))
     .unwrap();
-    NewFlight::try_from(req).unwrap().flight
+    NewFlight::validate(req, time::macros::date!(2026 - 12 - 01)).unwrap().flight
 }
 
 fn alert(flight: &Flight, minutes: u16, at: OffsetDateTime) -> Alert {

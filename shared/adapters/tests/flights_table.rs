@@ -14,7 +14,7 @@ fn registration(flight_number: u16, passengers: usize) -> NewFlight {
         "destination": "JFK", "scheduledDeparture": "2026-12-01T10:00:00Z", "passengers": passengers
     }))
     .unwrap();
-    NewFlight::try_from(req).unwrap()
+    NewFlight::validate(req, time::macros::date!(2026 - 12 - 01)).unwrap()
 }
 
 async fn table() -> FlightsTable {

@@ -86,9 +86,20 @@ impl Collector {
     }
 }
 
-/// Trims and checks the length of a free-text field, counted in characters.
+/// Characters that print nothing: Unicode's format characters (zero-width spaces and
+/// joiners, the byte-order mark, soft hyphens, direction marks and overrides). A text made
+/// only of them, or of them and spaces, is empty.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Trims and checks the length of a free-text field, counted in characters. Spaces and
+/// invisible characters at either end are trimmed; what remains must show something.
 pub fn text(raw: String, min: usize, max: usize) -> Result<String, String> {
-    let trimmed = raw.trim();
+    let trimmed = raw.trim_matches(|c: char| c.is_whitespace() || is_invisible(c));
     let len = trimmed.chars().count();
     if len < min {
         return Err(if min == 1 { "must not be empty".into() } else { format!("must be at least {min} characters") });
@@ -100,4 +111,35 @@ pub fn text(raw: String, min: usize, max: usize) -> Result<String, String> {
         return Err("must not contain control characters".into());
     }
     Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_made_only_of_invisible_characters_is_empty() {
+        for blank in ["", "   ", "\u{200B}\u{200B}", " \u{FEFF}\u{200D} ", "\u{2060}\u{00AD}"] {
+            assert_eq!(text(blank.into(), 1, 10), Err("must not be empty".to_owned()), "{blank:?}");
+        }
+        assert_eq!(text("\u{200B} Ada \u{200B}".into(), 1, 10), Ok("Ada".to_owned()));
+        assert_eq!(text("A\u{200D}B".into(), 1, 10), Ok("A\u{200D}B".to_owned()), "joiners inside a word stay");
+        assert!(text("a\u{7}b".into(), 1, 10).is_err());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text: an answer, never a panic; what is accepted is trimmed, within bounds,
+        /// and shows something.
+        #[test]
+        fn any_text_is_judged(raw in "\\PC{0,40}|[\u{200B}-\u{200F}\u{FEFF} a]{0,12}") {
+            if let Ok(kept) = text(raw, 1, 20) {
+                let count = kept.chars().count();
+                prop_assert!((1..=20).contains(&count));
+                prop_assert!(kept.chars().any(|c| !c.is_whitespace() && !is_invisible(c)));
+                prop_assert_eq!(kept.trim_matches(|c: char| c.is_whitespace() || is_invisible(c)), kept.as_str());
+            }
+        }
+    }
 }

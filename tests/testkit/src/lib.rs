@@ -145,6 +145,20 @@ pub fn unique_mobile() -> String {
     format!("+1415{number:07}")
 }
 
+/// A departure date the API accepts whenever the tests run: thirty days from today (UTC),
+/// as `YYYY-MM-DD`. (Registrations outside the window around today are refused.)
+pub fn departure_date() -> String {
+    let date = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+/// How the SMS text writes a `YYYY-MM-DD` date: `24 Dec`.
+pub fn text_date(date: &str) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month: usize = date[5..7].parse().unwrap_or(1);
+    format!("{} {}", &date[8..10], MONTHS[month.clamp(1, 12) - 1])
+}
+
 /// Every text moto has recorded as sent, by phone number, oldest first. moto's SMS
 /// sink is the ground truth of "what did passengers receive".
 pub async fn texts_by_number(endpoint: &str) -> std::collections::HashMap<String, Vec<String>> {

@@ -39,7 +39,16 @@ pub enum Error {
 const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
 const PRICE_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
 const MEMORY_GB: f64 = 128.0 / 1024.0;
-const FLIGHT: &str = "BM1-2026-12-01";
+/// The flight every read uses, registered thirty days ahead (see `departure_date`).
+fn flight_id() -> String {
+    format!("BM1-{}", departure_date())
+}
+
+/// A departure date the API accepts whenever the benchmark runs: thirty days from today.
+fn departure_date() -> String {
+    let date = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
 /// Flight numbers for the registrations measured (`BM1` is the flight every read uses).
 static NEXT_FLIGHT_NUMBER: AtomicU32 = AtomicU32::new(1000);
 
@@ -115,7 +124,7 @@ fn rest_event(
     })
 }
 
-/// `POST /flights` registering flight BM`number` on 2026-12-01 with three passengers.
+/// `POST /flights` registering flight BM`number`, thirty days ahead, with three passengers.
 fn registration(number: u32) -> Value {
     let passengers: Vec<Value> = ["+14155550101", "+14155550102", "+14155550103"]
         .iter()
@@ -123,8 +132,8 @@ fn registration(number: u32) -> Value {
         .map(|(i, m)| json!({"name": format!("Bench {i}"), "email": format!("b{i}@example.com"), "mobile": m}))
         .collect();
     let body = json!({
-        "carrier": "BM", "flightNumber": number.to_string(), "date": "2026-12-01", "origin": "SFO",
-        "destination": "JFK", "scheduledDeparture": "2026-12-01T08:30:00-08:00", "passengers": passengers
+        "carrier": "BM", "flightNumber": number.to_string(), "date": departure_date(), "origin": "SFO",
+        "destination": "JFK", "scheduledDeparture": format!("{}T08:30:00-08:00", departure_date()), "passengers": passengers
     });
     rest_event("POST", "/flights", "/flights", Value::Null, Value::Null, Some(body))
 }
@@ -222,8 +231,8 @@ async fn run(o: Options) -> Result<(), Error> {
         rest_event(
             "GET",
             "/flights/{flightId}",
-            &format!("/flights/{FLIGHT}"),
-            json!({"flightId": FLIGHT}),
+            &format!("/flights/{}", flight_id()),
+            json!({"flightId": flight_id()}),
             Value::Null,
             None,
         )
@@ -248,7 +257,7 @@ async fn run(o: Options) -> Result<(), Error> {
         setup.rust_target(
             "alerts GET /alerts",
             "alerts",
-            Box::new(|| rest_event("GET", "/alerts", "/alerts", Value::Null, json!({"flightId": FLIGHT}), None)),
+            Box::new(|| rest_event("GET", "/alerts", "/alerts", Value::Null, json!({"flightId": flight_id()}), None)),
             status_is(200),
         )?,
         setup.rust_target(
@@ -256,7 +265,7 @@ async fn run(o: Options) -> Result<(), Error> {
             "sms",
             Box::new(|| {
                 let alert = json!({
-                    "alertId": uuid::Uuid::now_v7().to_string(), "flightId": FLIGHT,
+                    "alertId": uuid::Uuid::now_v7().to_string(), "flightId": flight_id(),
                     "text": "BM1 SFO-JFK 01 Dec: cancelled. Reason: Bench", "correlationId": "bench"
                 });
                 json!({"Records": [{

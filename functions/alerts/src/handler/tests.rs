@@ -31,7 +31,14 @@ async fn setup() -> Setup {
         "passengers": [{"name": "Grace Hopper", "email": "grace@example.com", "mobile": testkit::unique_mobile()}]
     }))
     .unwrap();
-    flights.register(&NewFlight::try_from(req).unwrap(), "r1", OffsetDateTime::now_utc()).await.unwrap();
+    flights
+        .register(
+            &NewFlight::validate(req, time::macros::date!(2026 - 12 - 01)).unwrap(),
+            "r1",
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
     Setup {
         deps: Deps {
             flights,

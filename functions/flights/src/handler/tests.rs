@@ -14,8 +14,8 @@ async fn flights() -> FlightsTable {
 
 fn registration(mobile: &str, email: &str) -> Value {
     json!({
-        "carrier": "UA", "flightNumber": "83", "date": "2026-12-01", "origin": "SFO", "destination": "JFK",
-        "scheduledDeparture": "2026-12-01T08:30:00-08:00",
+        "carrier": "UA", "flightNumber": "83", "date": testkit::departure_date(), "origin": "SFO", "destination": "JFK",
+        "scheduledDeparture": format!("{}T08:30:00-08:00", testkit::departure_date()),
         "passengers": [{"name": "Ada Lovelace", "email": email, "mobile": mobile}]
     })
 }
@@ -49,10 +49,11 @@ async fn registering_a_flight_answers_201_and_the_flight_reads_back_without_cont
     let mobile = testkit::unique_mobile();
     let created = post(&flights, registration(&mobile, "ada@example.com")).await;
     assert_eq!(created.status(), 201);
-    assert_eq!(created.headers()["location"], "/flights/UA83-2026-12-01");
-    assert_eq!(testkit::json_body(&created), json!({"flightId": "UA83-2026-12-01", "passengerCount": 1}));
+    let id = format!("UA83-{}", testkit::departure_date());
+    assert_eq!(created.headers()["location"], format!("/flights/{id}").as_str());
+    assert_eq!(testkit::json_body(&created), json!({"flightId": id, "passengerCount": 1}));
 
-    let read = get(&flights, "UA83-2026-12-01").await;
+    let read = get(&flights, &id).await;
     assert_eq!(read.status(), 200);
     let flight = testkit::json_body(&read);
     assert_eq!(flight["passengerCount"], 1);
@@ -84,7 +85,8 @@ async fn an_invalid_registration_names_each_field_and_writes_nothing() {
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["destination", "passengers[0].email", "passengers[0].mobile"]);
     assert!(!problem.to_string().contains("07700"), "the rejected number is not echoed back");
-    assert_eq!(get(&flights, "UA83-2026-12-01").await.status(), 404, "nothing was written");
+    let id = format!("UA83-{}", testkit::departure_date());
+    assert_eq!(get(&flights, &id).await.status(), 404, "nothing was written");
 }
 
 #[tokio::test]
@@ -113,4 +115,24 @@ async fn a_body_that_is_not_json_is_unsupported() {
     });
     let response = handle(&flights, req).await.unwrap();
     assert_eq!(response.status(), 415);
+}
+
+#[tokio::test]
+async fn dates_outside_the_window_and_invisible_names_are_refused_not_crashed_on() {
+    let flights = flights().await;
+    for date in ["9999-12-31", "0000-01-01", "2001-01-01"] {
+        let mut body = registration(&testkit::unique_mobile(), "a@example.com");
+        body["date"] = json!(date);
+        body["scheduledDeparture"] = json!(format!("{date}T08:30:00-08:00"));
+        let refused = post(&flights, body).await;
+        assert_eq!(refused.status(), 400, "{date}");
+        let problem = testkit::json_body(&refused);
+        assert_eq!(problem["errors"][0]["field"], "date", "{date}: {problem}");
+        assert!(problem["errors"][0]["detail"].as_str().unwrap().contains("days ahead"), "{problem}");
+    }
+    let mut body = registration(&testkit::unique_mobile(), "a@example.com");
+    body["passengers"][0]["name"] = json!("\u{200B}\u{200B}\u{200B}");
+    let refused = post(&flights, body).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(testkit::json_body(&refused)["errors"][0]["field"], "passengers[0].name");
 }

@@ -61,7 +61,7 @@ async fn flight(number: u16, passengers: usize) -> Flight {
             .collect::<Vec<_>>()
     }))
     .unwrap();
-    let new = NewFlight::try_from(req).unwrap();
+    let new = NewFlight::validate(req, time::macros::date!(2026 - 12 - 01)).unwrap();
     flights.register(&new, "r", OffsetDateTime::now_utc()).await.unwrap();
     let message = AlertMessage {
         alert_id: AlertId::parse(&uuid::Uuid::now_v7().to_string()).unwrap(),

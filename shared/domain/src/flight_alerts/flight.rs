@@ -15,6 +15,23 @@ pub const MAX_PASSENGERS: usize = 5_000;
 /// How long flight data is kept after departure before DynamoDB's TTL removes it.
 pub const RETENTION_AFTER_DEPARTURE: Duration = Duration::days(30);
 
+/// The window of departure dates a registration may have, around today (UTC): from the
+/// day before (a flight leaving "today" west of UTC) to a year and a day ahead (airlines
+/// sell about eleven months ahead). Outside it a date is a mistake, not a flight.
+pub const EARLIEST_DEPARTURE_DAYS_AGO: i64 = 1;
+pub const LATEST_DEPARTURE_DAYS_AHEAD: i64 = 366;
+
+/// The latest instant the domain computes with; arithmetic saturates here instead of
+/// overflowing the calendar.
+fn end_of_time() -> OffsetDateTime {
+    time::PrimitiveDateTime::MAX.assume_utc()
+}
+
+/// `at + by`, saturating at the end of the calendar rather than overflowing.
+pub fn later(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    at.checked_add(by).unwrap_or_else(end_of_time)
+}
+
 /// IATA airline designator: two characters, letters or digits, not both digits (`UA`, `U2`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Carrier(String);
@@ -124,7 +141,7 @@ impl Flight {
     /// When the flight's data may be deleted: a while after departure, or after now for
     /// flights registered after they left (historic data loaded for analysis or demos).
     pub fn expires_at(&self, now: OffsetDateTime) -> OffsetDateTime {
-        self.scheduled_departure.max(now) + RETENTION_AFTER_DEPARTURE
+        later(self.scheduled_departure.max(now), RETENTION_AFTER_DEPARTURE)
     }
 
     /// The flight in the words used on a ticket: `UA83`.
@@ -154,14 +171,27 @@ pub struct NewFlight {
     pub passengers: Vec<NewPassenger>,
 }
 
-impl TryFrom<FlightRequest> for NewFlight {
-    type Error = Invalid;
+/// Whether `date` is in the window of departure dates accepted on `today`.
+pub fn check_departure_date(date: Date, today: Date) -> Result<Date, String> {
+    let earliest = today.checked_sub(Duration::days(EARLIEST_DEPARTURE_DAYS_AGO));
+    let latest = today.checked_add(Duration::days(LATEST_DEPARTURE_DAYS_AHEAD));
+    match (earliest, latest) {
+        (Some(earliest), Some(latest)) if (earliest..=latest).contains(&date) => Ok(date),
+        (earliest, latest) => Err(format!(
+            "must be between {} and {} (from yesterday to {LATEST_DEPARTURE_DAYS_AHEAD} days ahead, UTC)",
+            earliest.map(format_date).unwrap_or_default(),
+            latest.map(format_date).unwrap_or_default()
+        )),
+    }
+}
 
-    fn try_from(req: FlightRequest) -> Result<Self, Invalid> {
+impl NewFlight {
+    /// Checks a registration made on `today` (UTC): every field, all problems reported together.
+    pub fn validate(req: FlightRequest, today: Date) -> Result<Self, Invalid> {
         let mut c = Collector::new();
         let carrier = c.required("carrier", req.carrier, |s| Carrier::parse(&s));
         let number = c.required("flightNumber", req.flight_number, |s| FlightNumber::parse(&s));
-        let date = c.required("date", req.date, |s| parse_date(&s));
+        let date = c.required("date", req.date, |s| parse_date(&s).and_then(|d| check_departure_date(d, today)));
         let origin = c.required("origin", req.origin, |s| AirportCode::parse(&s));
         let destination = c.required("destination", req.destination, |s| AirportCode::parse(&s));
         let departure = c.required("scheduledDeparture", req.scheduled_departure, |s| {
@@ -226,6 +256,9 @@ pub fn format_date(date: Date) -> String {
 mod tests {
     use super::*;
 
+    /// The day the tests' registrations are made.
+    pub(crate) const TODAY: Date = time::macros::date!(2026 - 11 - 24);
+
     pub(crate) fn request() -> FlightRequest {
         serde_json::from_value(serde_json::json!({
             "carrier": "ua",
@@ -243,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_valid_request_becomes_a_flight_with_a_canonical_id() {
-        let new = NewFlight::try_from(request()).unwrap();
+        let new = NewFlight::validate(request(), TODAY).unwrap();
         assert_eq!(new.flight.id.as_str(), "UA83-2026-12-01");
         assert_eq!(new.flight.origin.as_str(), "SFO");
         assert_eq!(new.flight.passenger_count, 1);
@@ -257,7 +290,7 @@ mod tests {
         req.destination = Some("SFO".into());
         req.scheduled_departure = Some("2026-12-02T01:00:00Z".into());
         req.passengers = Some(vec![serde_json::from_value(serde_json::json!({"name": "", "mobile": "12"})).unwrap()]);
-        let Invalid(errors) = NewFlight::try_from(req).unwrap_err();
+        let Invalid(errors) = NewFlight::validate(req, TODAY).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -275,7 +308,7 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         let req: FlightRequest = serde_json::from_str("{}").unwrap();
-        let Invalid(errors) = NewFlight::try_from(req).unwrap_err();
+        let Invalid(errors) = NewFlight::validate(req, TODAY).unwrap_err();
         assert_eq!(errors.len(), 7);
         assert!(errors.iter().all(|e| e.detail == "is required"));
     }
@@ -292,8 +325,70 @@ mod tests {
     }
 
     #[test]
+    fn departure_dates_outside_the_window_are_refused_with_the_window() {
+        for (date, ok) in [("2026-11-23", true), ("2026-11-22", false), ("2027-11-25", true), ("2027-11-26", false)] {
+            let mut req = request();
+            req.date = Some(date.into());
+            req.scheduled_departure = Some(format!("{date}T08:30:00-08:00"));
+            let result = NewFlight::validate(req, TODAY);
+            assert_eq!(result.is_ok(), ok, "{date}: {result:?}");
+            if let Err(Invalid(errors)) = result {
+                assert_eq!(errors[0].field, "date");
+                assert!(errors[0].detail.contains("between 2026-11-23 and 2027-11-25"), "{}", errors[0].detail);
+            }
+        }
+        let mut ancient = request();
+        ancient.date = Some("0000-01-01".into());
+        assert!(NewFlight::validate(ancient, TODAY).is_err());
+    }
+
+    #[test]
+    fn arithmetic_at_the_end_of_the_calendar_saturates() {
+        let mut flight = NewFlight::validate(request(), TODAY).unwrap().flight;
+        flight.scheduled_departure = time::macros::datetime!(9999-12-31 23:00 UTC);
+        assert_eq!(flight.expires_at(flight.scheduled_departure), end_of_time());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any calendar date, of any year the format allows: a clear answer, never a panic,
+        /// and accepted exactly when it is inside the window.
+        #[test]
+        fn any_departure_date_is_judged_without_panicking(year in 0i32..=9999, month in 1u8..=12, day in 1u8..=31, offset in -14i8..=14) {
+            let date = format!("{year:04}-{month:02}-{day:02}");
+            let mut req = request();
+            req.date = Some(date.clone());
+            req.scheduled_departure = Some(format!("{date}T12:00:00{offset:+03}:00"));
+            let result = NewFlight::validate(req, TODAY);
+            match time::Date::from_calendar_date(year, time::Month::try_from(month).unwrap(), day) {
+                Ok(parsed) => {
+                    let inside = check_departure_date(parsed, TODAY).is_ok();
+                    prop_assert_eq!(result.is_ok(), inside, "{} {:?}", date, result);
+                    if let Ok(new) = result {
+                        let expires = new.flight.expires_at(OffsetDateTime::now_utc());
+                        prop_assert!(expires > new.flight.scheduled_departure);
+                    }
+                }
+                Err(_) => prop_assert!(result.is_err()),
+            }
+        }
+
+        /// Arithmetic on any instant the calendar holds never overflows.
+        #[test]
+        fn expiry_is_total(days in -3_000_000i64..=3_000_000, secs in 0i64..86_400) {
+            let epoch = time::macros::datetime!(2000-01-01 00:00 UTC);
+            if let Some(at) = epoch.checked_add(Duration::days(days) + Duration::seconds(secs)) {
+                let mut flight = NewFlight::validate(request(), TODAY).unwrap().flight;
+                flight.scheduled_departure = at;
+                prop_assert!(flight.expires_at(at) >= at);
+            }
+        }
+    }
+
+    #[test]
     fn data_is_kept_thirty_days_after_departure_or_after_now() {
-        let flight = NewFlight::try_from(request()).unwrap().flight;
+        let flight = NewFlight::validate(request(), TODAY).unwrap().flight;
         let before = time::macros::datetime!(2026-11-01 00:00 UTC);
         assert_eq!(flight.expires_at(before), flight.scheduled_departure + Duration::days(30));
         let after = time::macros::datetime!(2027-01-01 00:00 UTC);

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::flight_alerts::flight::Flight;
+use crate::flight_alerts::flight::{Flight, later};
 use crate::validation::{Collector, Invalid, text};
 
 /// Longest delay accepted, in minutes (two days); longer is a cancellation in practice.
@@ -115,7 +115,7 @@ impl NewFlightEvent {
         let kind = match self.kind {
             RequestedKind::Delay(minutes) => FlightEventKind::Delay {
                 minutes,
-                new_departure: flight.scheduled_departure + Duration::minutes(i64::from(minutes)),
+                new_departure: later(flight.scheduled_departure, Duration::minutes(i64::from(minutes))),
             },
             RequestedKind::Cancellation => FlightEventKind::Cancellation,
             RequestedKind::GateChange(gate) => FlightEventKind::GateChange { gate },
