@@ -144,7 +144,7 @@ async fn under_watch_a_code_change_rebuilds_and_the_next_event_runs_in_a_new_env
 async fn every_function_refuses_an_event_of_another_source_with_a_clear_error() {
     let env = LocalEnv::start(&[]);
     let sqs_event = testkit::aws_sample("example-sqs-event.json");
-    for function in ["flights", "alerts"] {
+    for function in ["flights", "alerts", "alert-publisher"] {
         let (status, error, body) = invoke(&env, function, &sqs_event).await;
         assert_eq!((status, error.as_deref()), (200, Some("Unhandled")), "{function}: {body}");
         let message = body["errorMessage"].as_str().unwrap_or_default();

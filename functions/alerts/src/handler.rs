@@ -1,14 +1,11 @@
 //! Routing and the two operations.
 
-use adapters::flight_alerts::alerts_table::{AlertsTable, Recorded};
+use adapters::flight_alerts::alerts_table::{AlertsTable, Idempotency, Recorded};
 use adapters::flight_alerts::flights_table::FlightsTable;
-use adapters::flight_alerts::publish::AlertPublisher;
-use adapters::http::{
-    dependency_failed, header, json, json_body, no_such_operation, path_parameter, query_parameter, serve,
-};
+use adapters::http::{dependency_failed, json, json_body, no_such_operation, path_parameter, query_parameter, serve};
 use adapters::problem::Problem;
 use domain::flight_alerts::flight_event::FlightEventRequest;
-use domain::flight_alerts::{Alert, AlertId, AlertMessage, FlightId, NewFlightEvent};
+use domain::flight_alerts::{Alert, AlertId, FlightId, NewFlightEvent};
 use domain::pagination::{Cursor, page_size};
 use domain::{IdempotencyKey, Invalid};
 use lambda_http::http::StatusCode;
@@ -21,7 +18,6 @@ pub struct Deps {
     /// Read only: the flights function owns this table.
     pub flights: FlightsTable,
     pub alerts: AlertsTable,
-    pub publisher: AlertPublisher,
 }
 
 pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
@@ -42,11 +38,18 @@ fn flight_id(raw: Option<String>, field: &str) -> Result<FlightId, Problem> {
     }
 }
 
+/// `Idempotency-Key`, if sent. A key the API cannot read (bytes outside printable ASCII)
+/// is refused rather than ignored: ignored, a retry would record a second alert.
+fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, Problem> {
+    let Some(raw) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let invalid = |detail: String| Problem::invalid(Invalid::one("Idempotency-Key", detail));
+    let text = raw.to_str().map_err(|_| invalid("must be printable ASCII: 1 to 128 of A-Z a-z 0-9 . _ : -".into()))?;
+    IdempotencyKey::parse(text).map(Some).map_err(invalid)
+}
+
 async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Response<Body>, Problem> {
     let id = flight_id(path_parameter(req, "flightId"), "flightId")?;
-    let key = header(req, "idempotency-key")
-        .map(|k| IdempotencyKey::parse(&k).map_err(|e| Problem::invalid(Invalid::one("Idempotency-Key", e))))
-        .transpose()?;
+    let key = idempotency_key(req)?;
     let body: FlightEventRequest = json_body(req)?;
     let event = NewFlightEvent::try_from(body).map_err(Problem::invalid)?;
     let stored = deps.flights.get(&id).await.map_err(dependency_failed(correlation))?;
@@ -57,17 +60,23 @@ async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Res
     let now = OffsetDateTime::now_utc();
     let now = now.replace_millisecond(now.millisecond()).unwrap_or(now);
     let alert_id = AlertId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal(correlation))?;
+    let request = event.canonical();
     let alert = Alert::issue(alert_id, &stored.flight, event.for_flight(&stored.flight), now);
-    let recorded = deps.alerts.record(alert, key.as_ref()).await.map_err(dependency_failed(correlation))?;
+    let idempotency = key.as_ref().map(|key| Idempotency { key, request: &request });
+    // Recording is all this function does: the table's stream publishes what was recorded.
+    let recorded = deps.alerts.record(alert, idempotency, correlation).await.map_err(dependency_failed(correlation))?;
     let (alert, replayed) = match recorded {
         Recorded::New(alert) => (alert, false),
         Recorded::Existing(alert) => (alert, true),
+        Recorded::KeyReused => {
+            return Err(Problem::unprocessable(
+                "/problems/idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used for a different event on this flight; send a new key",
+            ));
+        }
     };
-    // Published on replays too: an earlier attempt may have died before publishing, and
-    // the SMS function texts each passenger once per alert however often it hears of it.
-    let message = AlertMessage::for_alert(&alert, correlation);
-    let message_id = deps.publisher.publish(&message).await.map_err(dependency_failed(correlation))?;
-    tracing::info!(alert_id = %alert.id, flight_id = %id, kind = alert.event.kind.label(), replayed, message_id, "alert published");
+    tracing::info!(alert_id = %alert.id, flight_id = %id, kind = alert.event.kind.label(), replayed, "alert recorded");
     Ok(json(
         StatusCode::ACCEPTED,
         &Accepted { alert_id: alert.id.to_string(), flight_id: id.to_string(), message: alert.message },

@@ -1,9 +1,8 @@
 //! The alerts function: `POST /flights/{flightId}/events` and `GET /alerts`.
 
-use adapters::config::{self, DynamoClient, SnsClient};
+use adapters::config::{self, DynamoClient};
 use adapters::flight_alerts::alerts_table::AlertsTable;
 use adapters::flight_alerts::flights_table::FlightsTable;
-use adapters::flight_alerts::publish::AlertPublisher;
 use adapters::logging;
 use lambda_http::{Error, Request, run, service_fn};
 
@@ -19,7 +18,6 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         flights: FlightsTable::new(dynamo.clone(), config::setting("FLIGHTS_TABLE")?),
         alerts: AlertsTable::new(dynamo, config::setting("ALERTS_TABLE")?),
-        publisher: AlertPublisher::new(SnsClient::new(&aws), config::setting("ALERTS_TOPIC_ARN")?),
     };
     run(service_fn(|req: Request| handler::handle(&deps, req))).await
 }

@@ -54,9 +54,13 @@ async fn register(flights: &FlightsTable, req: &Request, op: &Operation) -> Resu
         .map_err(dependency_failed(&op.correlation_id))?;
     let id = new.flight.id.as_str();
     match outcome {
-        Registered::AlreadyExists => Err(Problem::conflict(format!("flight {id} is already registered"))),
-        Registered::Created => {
-            tracing::info!(flight_id = id, passengers = new.flight.passenger_count, "flight registered");
+        Registered::Conflict => {
+            Err(Problem::conflict(format!("flight {id} is already registered, with other details or passengers")))
+        }
+        // The same registration again (a client retrying after a lost answer): the same answer.
+        Registered::Created | Registered::AlreadyRegistered => {
+            let retried = outcome == Registered::AlreadyRegistered;
+            tracing::info!(flight_id = id, passengers = new.flight.passenger_count, retried, "flight registered");
             let created = Created { flight_id: id.to_owned(), passenger_count: new.flight.passenger_count };
             let mut response = json(StatusCode::CREATED, &created);
             if let Ok(location) = format!("/flights/{id}").parse() {

@@ -1,14 +1,21 @@
-//! SQS batch processing with partial failures.
+//! Batch processing with partial failures, for queues and streams.
 //!
-//! Every record is processed, a few at a time; the ones that failed are reported back in
-//! `batchItemFailures`, so Lambda deletes only the successes and the failures return to
+//! SQS: every record is processed, a few at a time; the ones that failed are reported back
+//! in `batchItemFailures`, so Lambda deletes only the successes and the failures return to
 //! the queue after their visibility timeout (and reach the dead-letter queue once they
-//! exceed the redrive policy's receive count). Requires `ReportBatchItemFailures` on the
-//! event source mapping.
+//! exceed the redrive policy's receive count).
+//!
+//! DynamoDB streams: records are processed in order, one at a time; at the first failure
+//! the rest is left, and that record's sequence number is reported, so Lambda retries
+//! from it and nothing later overtakes it.
+//!
+//! Both require `ReportBatchItemFailures` on the event source mapping.
 
 use std::future::Future;
 
+use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::{StreamExt, stream};
 use tracing::Instrument;
 
@@ -26,6 +33,45 @@ impl From<NotSqs> for lambda_runtime::Diagnostic {
     fn from(err: NotSqs) -> Self {
         Self { error_type: "NotAnSqsEvent".into(), error_message: err.to_string() }
     }
+}
+
+/// An event that is not a DynamoDB stream batch: the function is wired to the wrong source.
+#[derive(Debug, thiserror::Error)]
+#[error("not a DynamoDB stream event: a record's eventSource is {0}")]
+pub struct NotStream(pub String);
+
+impl From<NotStream> for lambda_runtime::Diagnostic {
+    fn from(err: NotStream) -> Self {
+        Self { error_type: "NotADynamoDbStreamEvent".into(), error_message: err.to_string() }
+    }
+}
+
+/// Runs `process` on each stream record in order, stopping at the first failure, which is
+/// reported so Lambda retries from it.
+pub async fn process_stream<F, Fut, E>(event: StreamEvent, process: F) -> Result<DynamoDbEventResponse, NotStream>
+where
+    F: Fn(StreamRecord) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    if let Some(other) = event.records.iter().find(|r| r.event_source.as_deref() != Some("aws:dynamodb")) {
+        let source = other.event_source.clone().unwrap_or_else(|| "missing".to_owned());
+        tracing::error!(event_source = %source, "not a DynamoDB stream event");
+        return Err(NotStream(source));
+    }
+    let mut response = DynamoDbEventResponse::default();
+    for record in event.records {
+        let sequence = record.change.sequence_number.clone();
+        let span = tracing::info_span!("stream_record", sequence_number = sequence.as_deref().unwrap_or_default());
+        if let Err(err) = process(record).instrument(span).await {
+            tracing::error!(sequence_number = sequence.as_deref().unwrap_or_default(), error = %err, "record failed; it and the records after it will be retried");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence;
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    Ok(response)
 }
 
 /// Runs `process` on every record and reports the failed ones.
@@ -91,6 +137,36 @@ mod tests {
     async fn a_clean_batch_reports_nothing() {
         let response = process_sqs(sample_event(), |_| async { Ok::<(), String>(()) }).await.unwrap();
         assert!(response.batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_batch_stops_at_its_first_failure_and_reports_it() {
+        // The official sample, its first record three times with sequence numbers 1, 2, 3.
+        let mut sample = testkit::aws_sample("example-dynamodb-event.json");
+        let record = sample["Records"][0].clone();
+        sample["Records"] = (1..=3)
+            .map(|n| {
+                let mut r = record.clone();
+                r["dynamodb"]["SequenceNumber"] = serde_json::json!(n.to_string());
+                r
+            })
+            .collect();
+        let event: StreamEvent = serde_json::from_value(sample).unwrap();
+        let sequences: Vec<String> = event.records.iter().filter_map(|r| r.change.sequence_number.clone()).collect();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let failing = sequences[1].clone();
+        let response = process_stream(event, |record| {
+            let sequence = record.change.sequence_number.clone().unwrap_or_default();
+            seen.lock().unwrap().push(sequence.clone());
+            let fail = sequence == failing;
+            async move { if fail { Err("boom") } else { Ok(()) } }
+        })
+        .await
+        .unwrap();
+        assert_eq!(*seen.lock().unwrap(), sequences[..2], "nothing after the failure is processed");
+        let reported: Vec<Option<String>> =
+            response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        assert_eq!(reported, [Some(failing)]);
     }
 
     #[tokio::test]

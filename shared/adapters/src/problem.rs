@@ -47,6 +47,12 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "/problems/conflict", "Conflict", detail)
     }
 
+    /// The request is well-formed but contradicts an earlier one (an idempotency key
+    /// reused for a different request).
+    pub fn unprocessable(kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+    }
+
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "/problems/no-such-operation", "No such operation", detail)
     }

@@ -1,6 +1,6 @@
 //! The alerts table against moto: recording, idempotency keys, newest-first paging.
 
-use adapters::flight_alerts::alerts_table::{AlertsTable, Recorded};
+use adapters::flight_alerts::alerts_table::{AlertsTable, Idempotency, Recorded};
 use domain::IdempotencyKey;
 use domain::flight_alerts::flight::FlightRequest;
 use domain::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
@@ -45,7 +45,7 @@ async fn alerts_list_newest_first_across_pages() {
     for minutes in [10, 20, 30] {
         let a = alert(&flight, minutes, at(minutes.into()));
         issued.push(a.id.clone());
-        assert!(matches!(alerts.record(a, None).await.unwrap(), Recorded::New(_)));
+        assert!(matches!(alerts.record(a, None, "corr").await.unwrap(), Recorded::New(_)));
     }
     let first = alerts.list(&flight.id, 2, None).await.unwrap();
     let ids: Vec<_> = first.alerts.iter().map(|a| a.id.clone()).collect();
@@ -67,10 +67,18 @@ async fn a_repeated_idempotency_key_yields_the_first_alert() {
     let alerts = table().await;
     let flight = flight();
     let key = IdempotencyKey::parse("client-retry-1").unwrap();
-    let Recorded::New(first) = alerts.record(alert(&flight, 15, at(1)), Some(&key)).await.unwrap() else {
+    let Recorded::New(first) = alerts
+        .record(alert(&flight, 15, at(1)), Some(Idempotency { key: &key, request: "delay:15|x" }), "corr")
+        .await
+        .unwrap()
+    else {
         panic!("first use of the key records a new alert")
     };
-    let Recorded::Existing(again) = alerts.record(alert(&flight, 99, at(2)), Some(&key)).await.unwrap() else {
+    let Recorded::Existing(again) = alerts
+        .record(alert(&flight, 99, at(2)), Some(Idempotency { key: &key, request: "delay:15|x" }), "corr")
+        .await
+        .unwrap()
+    else {
         panic!("the key was used before")
     };
     assert_eq!(again, first);

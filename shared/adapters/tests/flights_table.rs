@@ -33,7 +33,10 @@ async fn a_registered_flight_reads_back_and_cannot_be_registered_twice() {
     assert_eq!(stored.flight, new.flight);
     assert_eq!(stored.registration, "reg1");
 
-    assert_eq!(flights.register(&new, "reg2", now).await.unwrap(), Registered::AlreadyExists);
+    assert_eq!(flights.register(&new, "reg2", now).await.unwrap(), Registered::AlreadyRegistered, "a retry");
+    let mut different = new.clone();
+    different.passengers.pop();
+    assert_eq!(flights.register(&different, "reg3", now).await.unwrap(), Registered::Conflict);
     let page = flights.passengers(&stored, None, 100).await.unwrap();
     let numbers: Vec<&str> = page.passengers.iter().map(|p| p.mobile.e164()).collect();
     let expected: Vec<&str> = new.passengers.iter().map(|p| p.mobile.e164()).collect();

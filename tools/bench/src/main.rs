@@ -390,7 +390,7 @@ fn print_report(o: &Options, rows: &[Row], workspace: &Path) {
         println!("  peak RSS            {:.1}x smaller", ratio(python.rss_mib, rust.rss_mib));
     }
     println!("\nPackages (arm64 release, from scripts/package):");
-    for f in ["flights", "alerts", "sms"] {
+    for f in ["flights", "alerts", "alert-publisher", "sms"] {
         let zip = workspace.join("target/lambda").join(f).join("bootstrap.zip");
         match std::fs::metadata(&zip) {
             Ok(meta) => println!("  {f:<8} zip {:.2} MB", meta.len() as f64 / 1_048_576.0),

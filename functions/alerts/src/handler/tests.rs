@@ -3,7 +3,6 @@
 use super::{Deps, handle};
 use adapters::flight_alerts::alerts_table::AlertsTable;
 use adapters::flight_alerts::flights_table::FlightsTable;
-use adapters::flight_alerts::publish::AlertPublisher;
 use domain::flight_alerts::flight::FlightRequest;
 use domain::flight_alerts::{AlertMessage, NewFlight};
 use lambda_http::{Body, Response};
@@ -17,6 +16,8 @@ struct Setup {
     deps: Deps,
     sqs: aws_sdk_sqs::Client,
     queue: String,
+    dynamo: aws_sdk_dynamodb::Client,
+    table: String,
 }
 
 /// The template's resources in moto, with flight LH400 registered.
@@ -42,12 +43,10 @@ async fn setup() -> Setup {
     Setup {
         deps: Deps {
             flights,
-            alerts: AlertsTable::new(dynamo, &resources.get("AlertsTable").unwrap().reference),
-            publisher: AlertPublisher::new(
-                aws_sdk_sns::Client::new(&config),
-                &resources.get("AlertsTopic").unwrap().reference,
-            ),
+            alerts: AlertsTable::new(dynamo.clone(), &resources.get("AlertsTable").unwrap().reference),
         },
+        dynamo,
+        table: resources.get("AlertsTable").unwrap().reference.clone(),
         sqs: aws_sdk_sqs::Client::new(&config),
         queue: resources.get("SmsQueue").unwrap().reference.clone(),
     }
@@ -87,8 +86,23 @@ async fn queued(setup: &Setup) -> Vec<AlertMessage> {
     received.messages.unwrap_or_default().iter().map(|m| AlertMessage::from_json(m.body().unwrap()).unwrap()).collect()
 }
 
+/// The correlation id stored with an alert, which its publication will carry.
+async fn stored_correlation(setup: &Setup, alert_id: &str) -> Option<String> {
+    let item = setup
+        .dynamo
+        .get_item()
+        .table_name(&setup.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("FLIGHT#{FLIGHT}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ALERT#{alert_id}")))
+        .send()
+        .await
+        .unwrap()
+        .item?;
+    item.get("correlationId").and_then(|v| v.as_s().ok()).cloned()
+}
+
 #[tokio::test]
-async fn a_delay_is_recorded_published_and_listed() {
+async fn a_delay_is_recorded_for_the_outbox_and_listed() {
     let s = setup().await;
     let delay = json!({"type": "delay", "minutes": 45, "reason": "Late inbound aircraft"});
     let accepted = post_event(&s.deps, FLIGHT, delay, &[("x-correlation-id", "trace-42")]).await;
@@ -99,10 +113,10 @@ async fn a_delay_is_recorded_published_and_listed() {
         "LH400 FRA-JFK 01 Dec: delayed 45 min, now departs 10:50. Reason: Late inbound aircraft"
     );
 
-    let messages = queued(&s).await;
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].alert_id.as_str(), accepted["alertId"]);
-    assert_eq!(messages[0].correlation_id, "trace-42", "the correlation id travels with the alert");
+    // Recorded, not published: the table's stream is the outbox (alert-publisher).
+    assert!(queued(&s).await.is_empty(), "the handler publishes nothing itself");
+    let correlation = stored_correlation(&s, accepted["alertId"].as_str().unwrap()).await;
+    assert_eq!(correlation.as_deref(), Some("trace-42"), "the correlation id is kept for the publication");
 
     let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
     let alert = &listed["items"][0];
@@ -123,6 +137,35 @@ async fn retrying_with_the_same_idempotency_key_returns_the_same_alert() {
     assert_eq!(testkit::json_body(&again)["alertId"], first["alertId"]);
     let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_event_is_refused_and_records_nothing() {
+    let s = setup().await;
+    let cancel = json!({"type": "cancellation", "reason": "Crew shortage"});
+    assert_eq!(post_event(&s.deps, FLIGHT, cancel, &[("Idempotency-Key", "k-2")]).await.status(), 202);
+    // The same request with other spacing is the same request.
+    let same = json!({"reason": "  Crew shortage ", "type": "cancellation"});
+    assert_eq!(post_event(&s.deps, FLIGHT, same, &[("Idempotency-Key", "k-2")]).await.status(), 202);
+    let other = json!({"type": "delay", "minutes": 30, "reason": "Crew shortage"});
+    let refused = post_event(&s.deps, FLIGHT, other, &[("Idempotency-Key", "k-2")]).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(testkit::json_body(&refused)["type"], "/problems/idempotency-key-reused");
+    let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "only the first alert");
+}
+
+#[tokio::test]
+async fn a_key_the_api_cannot_read_is_refused_not_ignored() {
+    let s = setup().await;
+    let cancel = json!({"type": "cancellation", "reason": "Snow"});
+    for _ in 0..2 {
+        let refused = post_event(&s.deps, FLIGHT, cancel.clone(), &[("Idempotency-Key", "clé-1")]).await;
+        assert_eq!(refused.status(), 400);
+        assert_eq!(testkit::json_body(&refused)["errors"][0]["field"], "Idempotency-Key");
+    }
+    let listed = testkit::json_body(&list(&s.deps, &[("flightId", FLIGHT)]).await);
+    assert_eq!(listed["items"], json!([]), "nothing recorded, so nothing texted twice");
 }
 
 #[tokio::test]

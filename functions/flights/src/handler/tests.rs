@@ -63,6 +63,34 @@ async fn registering_a_flight_answers_201_and_the_flight_reads_back_without_cont
 }
 
 #[tokio::test]
+async fn a_registration_retried_after_a_lost_answer_succeeds_again_and_changes_nothing() {
+    let flights = flights().await;
+    let body = registration(&testkit::unique_mobile(), "a@example.com");
+    let first = post(&flights, body.clone()).await;
+    assert_eq!(first.status(), 201);
+    let again = post(&flights, body).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(testkit::json_body(&again), testkit::json_body(&first));
+}
+
+#[tokio::test]
+async fn two_registrations_of_one_flight_racing_end_with_one_winner() {
+    let flights = flights().await;
+    let (one, two) = tokio::join!(
+        post(&flights, registration(&testkit::unique_mobile(), "a@example.com")),
+        post(&flights, registration(&testkit::unique_mobile(), "b@example.com"))
+    );
+    let mut statuses = [one.status().as_u16(), two.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409]);
+    // Identical ones racing both succeed: they are the same registration.
+    let flights = self::flights().await;
+    let body = registration(&testkit::unique_mobile(), "c@example.com");
+    let (one, two) = tokio::join!(post(&flights, body.clone()), post(&flights, body));
+    assert_eq!((one.status().as_u16(), two.status().as_u16()), (201, 201));
+}
+
+#[tokio::test]
 async fn registering_the_same_flight_twice_is_a_conflict() {
     let flights = flights().await;
     assert_eq!(post(&flights, registration(&testkit::unique_mobile(), "a@example.com")).await.status(), 201);

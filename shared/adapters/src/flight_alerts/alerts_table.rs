@@ -3,14 +3,18 @@
 //! | pk                  | sk                  | what                                   |
 //! |---------------------|---------------------|----------------------------------------|
 //! | `FLIGHT#<flightId>` | `ALERT#<alertId>`   | an alert; UUIDv7 ids sort by issue time |
-//! | `FLIGHT#<flightId>` | `KEY#<idempotencyKey>` | which alert a client's key produced   |
+//! | `FLIGHT#<flightId>` | `KEY#<idempotencyKey>` | which alert a client's key produced, for which request |
 //!
 //! Listing a flight's alerts newest first is one query on the partition, backwards.
+//!
+//! The table's stream is the alerts' outbox: a recorded alert (an INSERT of an `ALERT#`
+//! item) is published from it by the alert-publisher function, so an alert is published
+//! if and only if it was recorded ([`OutboxAlert`]).
 
 use aws_sdk_dynamodb::Client;
 use domain::IdempotencyKey;
 use domain::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
-use domain::flight_alerts::{Alert, AlertId, FlightId};
+use domain::flight_alerts::{Alert, AlertId, AlertMessage, FlightId};
 use domain::pagination::Cursor;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -29,8 +33,17 @@ pub struct AlertsTable {
 pub enum Recorded {
     /// Stored now.
     New(Alert),
-    /// The idempotency key was used before: this is the alert it produced.
+    /// The idempotency key was used before, for the same request: this is the alert it produced.
     Existing(Alert),
+    /// The idempotency key was used before for a different request; nothing was stored.
+    KeyReused,
+}
+
+/// An idempotency key and the canonical request it is sent with.
+#[derive(Debug, Clone, Copy)]
+pub struct Idempotency<'a> {
+    pub key: &'a IdempotencyKey,
+    pub request: &'a str,
 }
 
 /// A page of alerts, newest first.
@@ -57,14 +70,24 @@ impl AlertsTable {
         Self { client, name: name.into() }
     }
 
-    /// Stores an alert. With an idempotency key, the key is reserved for this alert's id
-    /// first; a key seen before yields the alert it produced, which is then stored if an
-    /// earlier attempt died between reserving the key and writing the alert.
-    pub async fn record(&self, alert: Alert, key: Option<&IdempotencyKey>) -> Result<Recorded, Error> {
+    /// Stores an alert, with the correlation id its publication will carry. With an
+    /// idempotency key, the key is reserved for this alert's id and request first; a key
+    /// seen before for the same request yields the alert it produced (stored now if an
+    /// earlier attempt died between reserving the key and writing the alert), and for
+    /// another request, [`Recorded::KeyReused`].
+    pub async fn record(
+        &self,
+        alert: Alert,
+        idempotency: Option<Idempotency<'_>>,
+        correlation_id: &str,
+    ) -> Result<Recorded, Error> {
         let mut alert = alert;
         let mut replay = false;
-        if let Some(key) = key {
-            let reserved = self.reserve_key(&alert, key).await?;
+        if let Some(idempotency) = idempotency {
+            let (reserved, request) = self.reserve_key(&alert, idempotency).await?;
+            if request != idempotency.request {
+                return Ok(Recorded::KeyReused);
+            }
             if reserved != alert.id {
                 if let Some(existing) = self.get(&alert.flight_id, &reserved).await? {
                     return Ok(Recorded::Existing(existing));
@@ -73,14 +96,14 @@ impl AlertsTable {
                 replay = true;
             }
         }
-        self.put(&alert).await?;
+        self.put(&alert, correlation_id).await?;
         Ok(if replay { Recorded::Existing(alert) } else { Recorded::New(alert) })
     }
 
-    /// Reserves `key` for `alert`, or returns the alert id it was reserved for before.
-    async fn reserve_key(&self, alert: &Alert, key: &IdempotencyKey) -> Result<AlertId, Error> {
+    /// Reserves the key for `alert`, or returns the alert id and request it was reserved for before.
+    async fn reserve_key(&self, alert: &Alert, idempotency: Idempotency<'_>) -> Result<(AlertId, String), Error> {
         let pk = s(partition(&alert.flight_id));
-        let sk = s(format!("KEY#{}", key.as_str()));
+        let sk = s(format!("KEY#{}", idempotency.key.as_str()));
         let put = self
             .client
             .put_item()
@@ -88,12 +111,13 @@ impl AlertsTable {
             .item("pk", pk.clone())
             .item("sk", sk.clone())
             .item("alertId", s(alert.id.as_str()))
+            .item("request", s(idempotency.request))
             .item(TTL_ATTRIBUTE, epoch(alert.expires_at()))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match put {
-            Ok(_) => Ok(alert.id.clone()),
+            Ok(_) => Ok((alert.id.clone(), idempotency.request.to_owned())),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 let out = self
                     .client
@@ -106,13 +130,14 @@ impl AlertsTable {
                     .await
                     .map_err(|e| Error::dynamo("GetItem", e))?;
                 let item = out.item.ok_or_else(|| Error::Malformed("idempotency key vanished".into()))?;
-                parse_s(&item, "alertId", AlertId::parse)
+                let request = get_opt_s(&item, "request").unwrap_or_default().to_owned();
+                Ok((parse_s(&item, "alertId", AlertId::parse)?, request))
             }
             Err(err) => Err(Error::dynamo("PutItem", err)),
         }
     }
 
-    async fn put(&self, alert: &Alert) -> Result<(), Error> {
+    async fn put(&self, alert: &Alert, correlation_id: &str) -> Result<(), Error> {
         let mut put = self
             .client
             .put_item()
@@ -125,6 +150,7 @@ impl AlertsTable {
             .item("reason", s(&alert.event.reason))
             .item("message", s(&alert.message))
             .item("issuedAt", s(rfc3339(alert.issued_at)?))
+            .item("correlationId", s(correlation_id))
             .item(TTL_ATTRIBUTE, epoch(alert.expires_at()));
         match &alert.event.kind {
             FlightEventKind::Delay { minutes, new_departure } => {
@@ -174,6 +200,34 @@ impl AlertsTable {
             None => None,
         };
         Ok(AlertPage { alerts, next })
+    }
+}
+
+/// A recorded alert as the table's stream carries it: what the outbox publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxAlert {
+    /// A new alert, to publish.
+    Publish(AlertMessage),
+    /// Another change (an idempotency key, a removal): nothing to publish.
+    Ignore,
+}
+
+impl OutboxAlert {
+    /// Reads a stream record's event name and new image (DynamoDB JSON, `{"S": ...}`).
+    pub fn from_change(event_name: &str, new_image: &serde_json::Value) -> Result<Self, Error> {
+        let text = |name: &str| new_image.get(name).and_then(|v| v.get("S")).and_then(serde_json::Value::as_str);
+        if event_name != "INSERT" || !text("sk").is_some_and(|sk| sk.starts_with("ALERT#")) {
+            return Ok(Self::Ignore);
+        }
+        let field = |name: &str| text(name).ok_or_else(|| Error::Malformed(format!("alert image without {name}")));
+        let message = AlertMessage {
+            alert_id: AlertId::parse(field("alertId")?).map_err(Error::Malformed)?,
+            flight_id: FlightId::parse(field("flightId")?).map_err(Error::Malformed)?.to_string(),
+            text: field("message")?.to_owned(),
+            // An alert recorded without a correlation id is traced by its own id.
+            correlation_id: text("correlationId").or(text("alertId")).unwrap_or_default().to_owned(),
+        };
+        Ok(Self::Publish(message))
     }
 }
 

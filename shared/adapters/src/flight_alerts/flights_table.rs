@@ -3,7 +3,7 @@
 //!
 //! | pk                 | sk                         | what                          |
 //! |--------------------|----------------------------|-------------------------------|
-//! | `FLIGHT#<flightId>`| `FLIGHT`                   | the flight, with its `registration` |
+//! | `FLIGHT#<flightId>`| `FLIGHT`                   | the flight, with its `registration` and `fingerprint` |
 //! | `FLIGHT#<flightId>`| `PAX#<registration>#<n>`   | passenger n (name, email, mobile) |
 //!
 //! Registration writes the passengers first under a fresh registration id and the flight
@@ -41,13 +41,18 @@ pub struct FlightsTable {
 pub struct StoredFlight {
     pub flight: Flight,
     pub registration: String,
+    /// What the registration said ([`NewFlight::fingerprint`]).
+    pub fingerprint: String,
 }
 
 /// The outcome of a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registered {
     Created,
-    AlreadyExists,
+    /// Registered before with exactly this registration: a retry, nothing to do.
+    AlreadyRegistered,
+    /// Registered before with something else.
+    Conflict,
 }
 
 /// One page of a flight's passengers.
@@ -79,8 +84,9 @@ impl FlightsTable {
         now: OffsetDateTime,
     ) -> Result<Registered, Error> {
         let flight = &new.flight;
-        if self.get(&flight.id).await?.is_some() {
-            return Ok(Registered::AlreadyExists);
+        let fingerprint = new.fingerprint();
+        if let Some(existing) = self.get(&flight.id).await? {
+            return Ok(Self::compare(&existing, &fingerprint));
         }
         let pk = partition(&flight.id);
         let expires = epoch(flight.expires_at(now));
@@ -128,17 +134,26 @@ impl FlightsTable {
             .item("scheduledDeparture", s(departure))
             .item("passengerCount", n(flight.passenger_count))
             .item("registration", s(registration))
+            .item("fingerprint", s(&fingerprint))
             .item(TTL_ATTRIBUTE, expires)
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match put {
             Ok(_) => Ok(Registered::Created),
+            // Another registration of the flight committed first: same, or different?
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Registered::AlreadyExists)
+                match self.get(&flight.id).await? {
+                    Some(existing) => Ok(Self::compare(&existing, &fingerprint)),
+                    None => Err(Error::Malformed("the flight item vanished after a conflict".into())),
+                }
             }
             Err(err) => Err(Error::dynamo("PutItem", err)),
         }
+    }
+
+    fn compare(existing: &StoredFlight, fingerprint: &str) -> Registered {
+        if existing.fingerprint == fingerprint { Registered::AlreadyRegistered } else { Registered::Conflict }
     }
 
     async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), Error> {
@@ -238,5 +253,6 @@ fn read_flight(id: &FlightId, item: &Item) -> Result<StoredFlight, Error> {
             passenger_count: get_n(item, "passengerCount")?,
         },
         registration: get_s(item, "registration")?.to_owned(),
+        fingerprint: crate::dynamo::get_opt_s(item, "fingerprint").unwrap_or_default().to_owned(),
     })
 }

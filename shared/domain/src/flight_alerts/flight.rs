@@ -171,6 +171,31 @@ pub struct NewFlight {
     pub passengers: Vec<NewPassenger>,
 }
 
+impl NewFlight {
+    /// A fingerprint of everything the registration says (flight and passengers, in
+    /// order): a retried registration has the same one, any other a different one. Stored
+    /// with the flight, it makes `POST /flights` safe to retry after a lost answer.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let f = &self.flight;
+        let mut hash = Sha256::new();
+        // Unit and record separators keep fields from running into one another.
+        let departure = f.scheduled_departure.format(&Rfc3339).unwrap_or_default();
+        for field in [f.id.as_str(), f.origin.as_str(), f.destination.as_str(), departure.as_str()] {
+            hash.update(field.as_bytes());
+            hash.update([0x1f]);
+        }
+        for p in &self.passengers {
+            for field in [p.name.as_str(), p.email.address(), p.mobile.e164()] {
+                hash.update(field.as_bytes());
+                hash.update([0x1f]);
+            }
+            hash.update([0x1e]);
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// Whether `date` is in the window of departure dates accepted on `today`.
 pub fn check_departure_date(date: Date, today: Date) -> Result<Date, String> {
     let earliest = today.checked_sub(Duration::days(EARLIEST_DEPARTURE_DAYS_AGO));
@@ -322,6 +347,24 @@ mod tests {
         {
             assert!(FlightId::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn the_same_registration_has_the_same_fingerprint_and_any_change_another() {
+        let base = NewFlight::validate(request(), TODAY).unwrap();
+        assert_eq!(base.fingerprint(), NewFlight::validate(request(), TODAY).unwrap().fingerprint());
+        assert_eq!(base.fingerprint().len(), 64);
+        let mut respelled = request();
+        respelled.origin = Some(" SFO ".into());
+        assert_eq!(NewFlight::validate(respelled, TODAY).unwrap().fingerprint(), base.fingerprint(), "same meaning");
+        let mut other = request();
+        other.passengers = Some(vec![
+            serde_json::from_value(serde_json::json!(
+                {"name": "Ada Lovelace", "email": "ada@example.com", "mobile": "+447911123457"}
+            ))
+            .unwrap(),
+        ]);
+        assert_ne!(NewFlight::validate(other, TODAY).unwrap().fingerprint(), base.fingerprint());
     }
 
     #[test]

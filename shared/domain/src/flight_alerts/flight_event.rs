@@ -109,6 +109,18 @@ impl TryFrom<FlightEventRequest> for NewFlightEvent {
 }
 
 impl NewFlightEvent {
+    /// What the request asked for, in one canonical line: two requests that ask for the
+    /// same thing (whatever their spacing or field order) give the same line. An
+    /// idempotency key is bound to it, so the key cannot be reused for something else.
+    pub fn canonical(&self) -> String {
+        let kind = match &self.kind {
+            RequestedKind::Delay(minutes) => format!("delay:{minutes}"),
+            RequestedKind::Cancellation => "cancellation".to_owned(),
+            RequestedKind::GateChange(gate) => format!("gateChange:{gate}"),
+        };
+        format!("{kind}|{}", self.reason)
+    }
+
     /// Applies the event to the flight it is about: a delay's new departure time is
     /// counted from the scheduled one.
     pub fn for_flight(self, flight: &Flight) -> FlightEvent {
