@@ -41,6 +41,13 @@ async fn requests_without_a_key_or_with_invalid_input_never_reach_a_function() {
 
     let (status, _) = problem(keyed.get(env.api("/nowhere")).send().await.unwrap()).await;
     assert_eq!(status, 404);
+    let (status, _) = problem(keyed.delete(env.api("/flights")).send().await.unwrap()).await;
+    assert_eq!(status, 404, "an undeclared method is answered as an undeclared route");
+    let huge = format!("{{\"carrier\": \"{}\"}}", "x".repeat(11 * 1024 * 1024));
+    let too_large =
+        keyed.post(env.api("/flights")).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let (status, body) = problem(too_large).await;
+    assert_eq!((status, body["type"].as_str()), (413, Some("/problems/too-large")));
     assert_eq!(flights_invocations(&env), 0, "no function ran for any of these");
 
     // A valid request with the key does reach the function.

@@ -31,10 +31,12 @@ pub async fn handle(deps: &Deps, req: Request) -> Result<Response<Body>, std::co
     .await
 }
 
-fn flight_id(raw: Option<String>, field: &str) -> Result<FlightId, Problem> {
+/// A flight id from the request: `None` for one written correctly that no flight can have
+/// (February 30th), which has no alerts and can get none.
+fn flight_id(raw: Option<String>, field: &str) -> Result<Option<FlightId>, Problem> {
     match raw {
         None => Err(Problem::invalid(Invalid::one(field, "is required"))),
-        Some(raw) => FlightId::parse(&raw).map_err(|e| Problem::invalid(Invalid::one(field, e))),
+        Some(raw) => FlightId::lookup(&raw).map_err(|e| Problem::invalid(Invalid::one(field, e))),
     }
 }
 
@@ -48,10 +50,14 @@ fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, Problem> {
 }
 
 async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Response<Body>, Problem> {
-    let id = flight_id(path_parameter(req, "flightId"), "flightId")?;
+    let raw = path_parameter(req, "flightId");
+    let id = flight_id(raw.clone(), "flightId")?;
     let key = idempotency_key(req)?;
     let body: FlightEventRequest = json_body(req)?;
     let event = NewFlightEvent::try_from(body).map_err(Problem::invalid)?;
+    let Some(id) = id else {
+        return Err(Problem::not_found(format!("flight {} is not registered", raw.unwrap_or_default())));
+    };
     let stored = deps.flights.get(&id).await.map_err(dependency_failed(correlation))?;
     let Some(stored) = stored else {
         return Err(Problem::not_found(format!("flight {id} is not registered")));
@@ -84,12 +90,15 @@ async fn post_event(deps: &Deps, req: &Request, correlation: &str) -> Result<Res
 }
 
 async fn list(deps: &Deps, req: &Request, correlation: &str) -> Result<Response<Body>, Problem> {
+    let raw = query_parameter(req, "flightId").unwrap_or_default();
     let id = flight_id(query_parameter(req, "flightId"), "flightId")?;
     let limit =
         page_size(query_parameter(req, "limit").as_deref()).map_err(|e| Problem::invalid(Invalid::one("limit", e)))?;
     let cursor = query_parameter(req, "cursor")
-        .map(|c| Cursor::decode(&c, id.as_str()).map_err(|e| Problem::invalid(Invalid::one("cursor", e))))
+        .map(|c| Cursor::decode(&c, &raw).map_err(|e| Problem::invalid(Invalid::one("cursor", e))))
         .transpose()?;
+    // A flight that cannot exist has no alerts.
+    let Some(id) = id else { return Ok(json(StatusCode::OK, &AlertPageView { items: Vec::new(), next_cursor: None })) };
     let page = deps.alerts.list(&id, limit, cursor).await.map_err(dependency_failed(correlation))?;
     let view = AlertPageView {
         items: page.alerts.iter().map(AlertView::from).collect(),

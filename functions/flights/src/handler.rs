@@ -73,7 +73,11 @@ async fn register(flights: &FlightsTable, req: &Request, op: &Operation) -> Resu
 
 async fn get(flights: &FlightsTable, req: &Request, op: &Operation) -> Result<Response<Body>, Problem> {
     let raw = path_parameter(req, "flightId").unwrap_or_default();
-    let id = FlightId::parse(&raw).map_err(|e| Problem::invalid(Invalid::one("flightId", e)))?;
+    let id = FlightId::lookup(&raw).map_err(|e| Problem::invalid(Invalid::one("flightId", e)))?;
+    // A well-formed id no flight can have (February 30th) is simply not registered.
+    let Some(id) = id else {
+        return Err(Problem::not_found(format!("flight {raw} is not registered")));
+    };
     let stored = flights.get(&id).await.map_err(dependency_failed(&op.correlation_id))?;
     let Some(stored) = stored else {
         return Err(Problem::not_found(format!("flight {id} is not registered")));

@@ -63,15 +63,17 @@ impl fmt::Debug for PhoneNumber {
     }
 }
 
-/// An email address: one `@`, a non-empty local part, a dotted domain, at most 254 bytes.
-/// Deliverability is not this service's concern; shape is.
+/// An email address: one `@`, a local part of 1 to 64 characters without spaces or
+/// control characters, a dotted domain of letters, digits and hyphens, at most 254
+/// characters in all (openapi.yaml states the same rule as a pattern). Deliverability is
+/// not this service's concern; shape is.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        if raw.len() > 254 {
+        if raw.chars().count() > 254 {
             return Err("must be at most 254 characters".into());
         }
         let (local, domain) = raw.split_once('@').ok_or_else(|| "must contain @".to_owned())?;
@@ -80,8 +82,9 @@ impl Email {
             && domain
                 .split('.')
                 .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        let local_ok =
-            !local.is_empty() && local.len() <= 64 && !local.chars().any(|c| c.is_whitespace() || c.is_control());
+        let local_ok = !local.is_empty()
+            && local.chars().count() <= 64
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control());
         if !local_ok || !domain_ok {
             return Err("is not an email address".into());
         }

@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::Error;
+use crate::gateway_responses::{GatewayResponses, Refusal};
 use crate::lambda::{Lambda, Outcome};
 use crate::openapi::{BodyValidator, OpenApi};
 
@@ -119,6 +120,7 @@ struct Bucket {
 struct Gateway {
     routes: Vec<Route>,
     lambda: Arc<Lambda>,
+    responses: GatewayResponses,
     stage: String,
     protections: Protections,
     buckets: Mutex<BTreeMap<String, Bucket>>,
@@ -132,7 +134,9 @@ pub async fn serve(
     stage: String,
     protections: Protections,
 ) -> Result<(), Error> {
-    let gateway = Arc::new(Gateway { routes, lambda, stage, protections, buckets: Mutex::new(BTreeMap::new()) });
+    let responses = GatewayResponses::from_contract(&protections.api);
+    let gateway =
+        Arc::new(Gateway { routes, lambda, responses, stage, protections, buckets: Mutex::new(BTreeMap::new()) });
     loop {
         let (stream, peer) = listener.accept().await.map_err(|e| Error::Process(e.to_string()))?;
         let gateway = gateway.clone();
@@ -146,61 +150,49 @@ pub async fn serve(
     }
 }
 
-/// A refusal by the gateway itself, shaped as the contract's gateway responses.
-fn refusal(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response<Full<Bytes>> {
-    let body = json!({"type": kind, "title": title, "status": status.as_u16(), "detail": detail});
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/problem+json"));
-    response
-}
-
-fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(json!({ "message": message }).to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
-    response
-}
-
 impl Gateway {
     async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         let method = req.method().as_str().to_owned();
         let exact =
             self.routes.iter().find_map(|r| (r.method == method).then(|| r.matches(&path)).flatten().map(|p| (r, p)));
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let refuse = |refusal: Refusal, validation: &str| self.responses.respond(refusal, validation, &request_id);
         let Some((route, params)) = exact else {
-            return refusal(StatusCode::NOT_FOUND, "/problems/not-found", "Not found", "no such operation");
+            return refuse(Refusal::MissingAuthenticationToken, "");
         };
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long"),
+            Err(_) => return refuse(Refusal::RequestTooLarge, ""),
         };
-        if let Some(refused) = self.check(route, &parts, &params, &body) {
-            return refused;
+        if let Some((refusal, validation)) = self.check(route, &parts, &params, &body) {
+            return refuse(refusal, &validation);
         }
-        let event = proxy_event(&parts, &body, route, &params, &self.stage, peer);
+        let event = proxy_event(&parts, &body, route, &params, &self.stage, peer, &request_id);
         let Some(function) = self.lambda.function(&route.function) else {
-            return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+            return refuse(Refusal::ApiConfigurationError, "");
         };
         let (lambda, source) = (self.lambda.clone(), format!("api:{} {}", route.method, route.resource));
         let running =
             tokio::spawn(async move { lambda.invoke(&function, Bytes::from(event.to_string()), &source, 1).await });
         match tokio::time::timeout(INTEGRATION_TIMEOUT, running).await {
-            Err(_) => gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
-            Ok(Err(_)) => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+            Err(_) => refuse(Refusal::IntegrationTimeout, ""),
+            Ok(Err(_)) => refuse(Refusal::LambdaRefused, ""),
             Ok(Ok(invocation)) => match invocation.outcome {
-                Outcome::Ok(response) => match serde_json::from_slice::<Value>(&response) {
-                    Ok(response) => proxy_response(&response),
-                    Err(_) => {
-                        eprintln!("[api] {} {path}: the function's response is not a proxy response", route.method);
-                        gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+                Outcome::Ok(response) => {
+                    match serde_json::from_slice::<Value>(&response).ok().and_then(|r| proxy_response(&r)) {
+                        Some(response) => response,
+                        None => {
+                            eprintln!("[api] {} {path}: the function's response is not a proxy response", route.method);
+                            refuse(Refusal::FunctionFailed, "")
+                        }
                     }
-                },
-                Outcome::Throttled => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+                }
+                Outcome::Throttled => refuse(Refusal::LambdaRefused, ""),
                 failed => {
                     eprintln!("[api] {} {path}: the function failed ({failed:?})", route.method);
-                    gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+                    refuse(Refusal::FunctionFailed, "")
                 }
             },
         }
@@ -208,32 +200,23 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// API key, then throttle, then validation: API Gateway's order.
+    /// API key, then throttle, then validation: API Gateway's order. A refusal comes with
+    /// its validation message, if any.
     fn check(
         &self,
         route: &Route,
         parts: &hyper::http::request::Parts,
         params: &BTreeMap<String, String>,
         body: &Bytes,
-    ) -> Option<Response<Full<Bytes>>> {
+    ) -> Option<(Refusal, String)> {
         let p = &self.protections;
         let operation = p.api.operations().into_iter().find(|o| o.path == route.resource && o.method == route.method);
         let Some(operation) = operation else {
-            return Some(refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "/problems/unavailable",
-                "Service unavailable",
-                "operation missing from the API definition",
-            ));
+            return Some((Refusal::ApiConfigurationError, String::new()));
         };
         let key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         if operation.api_key_required && key != p.api_key {
-            return Some(refusal(
-                StatusCode::FORBIDDEN,
-                "/problems/forbidden",
-                "Forbidden",
-                "send a valid API key in the x-api-key header",
-            ));
+            return Some((Refusal::InvalidApiKey, String::new()));
         }
         if let Some((rate, burst)) = p.throttle {
             let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -242,12 +225,7 @@ impl Gateway {
             bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(burst);
             bucket.at = now;
             if bucket.tokens < 1.0 {
-                return Some(refusal(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "/problems/throttled",
-                    "Too many requests",
-                    "slow down: the API key exceeded its rate limit",
-                ));
+                return Some((Refusal::Throttled, String::new()));
             }
             bucket.tokens -= 1.0;
         }
@@ -265,7 +243,7 @@ impl Gateway {
             .collect();
         if !missing.is_empty() {
             let detail = format!("Missing required request parameters: [{}]", missing.join(", "));
-            return Some(refusal(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", &detail));
+            return Some((Refusal::BadRequestParameters, detail));
         }
         let json_body =
             parts.headers.get("content-type").and_then(|v| v.to_str().ok()).is_none_or(|v| {
@@ -280,7 +258,7 @@ impl Gateway {
             };
             if !errors.is_empty() {
                 let detail = format!("Invalid request body: [{}]", errors.join("; "));
-                return Some(refusal(StatusCode::BAD_REQUEST, "/problems/validation", "Invalid request", &detail));
+                return Some((Refusal::BadRequestBody, detail));
             }
         }
         None
@@ -295,6 +273,7 @@ fn proxy_event(
     params: &BTreeMap<String, String>,
     stage: &str,
     peer: SocketAddr,
+    request_id: &str,
 ) -> Value {
     let mut headers = serde_json::Map::new();
     let mut multi_headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -318,7 +297,6 @@ fn proxy_event(
         (false, Some(text)) => (Value::String(text.to_owned()), false),
         (false, None) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
     };
-    let request_id = uuid::Uuid::new_v4().to_string();
     let now = time::OffsetDateTime::now_utc();
     json!({
         "resource": route.resource,
@@ -350,11 +328,11 @@ fn proxy_event(
     })
 }
 
-/// The function's proxy response as HTTP; a malformed one is a 502, as on API Gateway.
-fn proxy_response(response: &Value) -> Response<Full<Bytes>> {
+/// The function's proxy response as HTTP; `None` for a malformed one (a 502, as on API Gateway).
+fn proxy_response(response: &Value) -> Option<Response<Full<Bytes>>> {
     let Some(status) = response.get("statusCode").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()) else {
         eprintln!("[api] malformed Lambda proxy response: {response}");
-        return gateway_error(StatusCode::BAD_GATEWAY, "Internal server error");
+        return None;
     };
     let body = match response.get("body").and_then(Value::as_str) {
         Some(text) if response.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
@@ -380,9 +358,7 @@ fn proxy_response(response: &Value) -> Response<Full<Bytes>> {
             }
         }
     }
-    builder
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| gateway_error(StatusCode::BAD_GATEWAY, "Internal server error"))
+    builder.body(Full::new(Bytes::from(body))).ok()
 }
 
 #[cfg(test)]

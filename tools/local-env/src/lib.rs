@@ -19,6 +19,7 @@ pub mod error;
 pub mod event_pattern;
 pub mod faults;
 pub mod functions;
+pub mod gateway_responses;
 pub mod invocation_log;
 pub mod lambda;
 pub mod openapi;

@@ -164,6 +164,14 @@ mod tests {
         assert!(validator.errors(&json!({"type": "delay", "reason": "x", "minutes": 30})).is_empty());
         let errors = validator.errors(&json!({"type": "late", "minutes": "30", "extra": 1}));
         assert!(errors.len() >= 3, "{errors:?}");
+        // Fields that belong to another kind of event are refused by the contract.
+        assert!(!validator.errors(&json!({"type": "delay", "reason": "x", "minutes": 5, "gate": "B2"})).is_empty());
+        assert!(!validator.errors(&json!({"type": "cancellation", "reason": "x", "minutes": 5})).is_empty());
+        assert!(!validator.errors(&json!({"type": "gateChange", "reason": "x"})).is_empty());
+        assert!(validator.errors(&json!({"type": "gateChange", "reason": "x", "gate": "B22"})).is_empty());
+        // Text with nothing visible is refused; any visible character is enough.
+        assert!(!validator.errors(&json!({"type": "cancellation", "reason": "\u{200B} \u{FEFF}"})).is_empty());
+        assert!(validator.errors(&json!({"type": "cancellation", "reason": "\u{200B}é"})).is_empty());
         assert!(errors.iter().any(|e| e.contains("reason")), "{errors:?}");
         assert!(errors.iter().any(|e| e.contains("extra")), "{errors:?}");
         assert!(errors.iter().any(|e| e.starts_with("minutes:")), "{errors:?}");

@@ -102,6 +102,39 @@ impl FlightId {
         Self(format!("{}{}-{}", carrier.as_str(), number.value(), format_date(date)))
     }
 
+    /// Reads an id from a URL: `Ok(None)` for one written correctly that no flight can have
+    /// (a date such as February 30th), which is "not found" rather than "invalid".
+    pub fn lookup(raw: &str) -> Result<Option<Self>, String> {
+        match Self::parse(raw) {
+            Ok(id) => Ok(Some(id)),
+            Err(_) if Self::well_formed(raw) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The id's written form, as openapi.yaml's pattern states it: carrier (two letters or
+    /// digits, not both digits), number without leading zeros, and a YYYY-MM-DD date.
+    fn well_formed(raw: &str) -> bool {
+        let b = raw.as_bytes();
+        let Some(dash) = raw.find('-') else { return false };
+        let (carrier, number, date) = (&b[..2.min(b.len())], &b[2.min(dash)..dash], &raw[dash + 1..]);
+        let upper_or_digit = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+        let carrier_ok =
+            carrier.len() == 2 && carrier.iter().all(upper_or_digit) && !carrier.iter().all(u8::is_ascii_digit);
+        let number_ok = (1..=4).contains(&number.len()) && number.iter().all(u8::is_ascii_digit) && number[0] != b'0';
+        let date = date.as_bytes();
+        let digits = |r: std::ops::Range<usize>| date.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+        let date_ok = date.len() == 10
+            && digits(0..4)
+            && date[4] == b'-'
+            && digits(5..7)
+            && date[7] == b'-'
+            && digits(8..10)
+            && (b"01".as_slice()..=b"12".as_slice()).contains(&&date[5..7])
+            && (b"01".as_slice()..=b"31".as_slice()).contains(&&date[8..10]);
+        carrier_ok && number_ok && date_ok
+    }
+
     /// Parses an id from a URL or a message, accepting only the canonical form.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let invalid = || "must be a flight id such as UA83-2026-12-01".to_owned();
@@ -336,6 +369,17 @@ mod tests {
         let Invalid(errors) = NewFlight::validate(req, TODAY).unwrap_err();
         assert_eq!(errors.len(), 7);
         assert!(errors.iter().all(|e| e.detail == "is required"));
+    }
+
+    #[test]
+    fn a_well_formed_id_no_flight_can_have_is_not_found_rather_than_invalid() {
+        assert_eq!(FlightId::lookup("UA83-2026-02-30"), Ok(None));
+        assert_eq!(FlightId::lookup("UA83-2026-12-01").unwrap().unwrap().as_str(), "UA83-2026-12-01");
+        for invalid in
+            ["UA83-2026-13-01", "UA083-2026-12-01", "00083-2026-12-01", "ua83-2026-12-01", "UA83-2026-12-32", "UA"]
+        {
+            assert!(FlightId::lookup(invalid).is_err(), "{invalid}");
+        }
     }
 
     #[test]

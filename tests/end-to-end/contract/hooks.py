@@ -1,0 +1,77 @@
+"""Schemathesis hooks: what openapi.yaml states in words, because JSON Schema cannot.
+
+The contract's descriptions say it and the functions enforce it; these hooks teach the
+fuzzer the same rules, so that the data it calls valid is what the API accepts:
+
+- `format: e164`: a mobile number valid in its country's numbering plan;
+- `format: date` (a departure date): within the window around today;
+- a registration's departure time falls on its date, and its origin is not its destination;
+- `format: cursor`: the `nextCursor` of the same flight's listing.
+
+Only parts generated as valid are adjusted: invalid ones are left for the fuzzer to send,
+and the API must refuse them.
+"""
+
+import base64
+import datetime
+import uuid
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+# Numbers valid in their countries' numbering plans (libphonenumber), one per country.
+MOBILES = [
+    "+447911123456",
+    "+14155552671",
+    "+33612345678",
+    "+4915123456789",
+    "+61412345678",
+    "+819012345678",
+    "+34612345678",
+    "+393123456789",
+    "+5511912345678",
+    "+919876543210",
+]
+schemathesis.openapi.format("e164", st.sampled_from(MOBILES))
+
+# A day inside "yesterday to 366 days ahead" whatever the hour the run starts.
+_today = datetime.datetime.now(datetime.timezone.utc).date()
+schemathesis.openapi.format(
+    "date",
+    st.dates(min_value=_today, max_value=_today + datetime.timedelta(days=365)).map(datetime.date.isoformat),
+)
+
+
+def _cursor(flight_id):
+    """A cursor of the flight's listing: a position after which nothing is found."""
+    position = f"ALERT#{uuid.uuid4()}"
+    return base64.urlsafe_b64encode(f"v1\n{flight_id}\n{position}".encode()).decode().rstrip("=")
+
+
+schemathesis.openapi.format("cursor", st.just("placeholder"))
+
+
+def _valid(case, location):
+    components = case._meta.components if case._meta else {}
+    info = components.get(location)
+    return info is not None and info.mode == GenerationMode.POSITIVE
+
+
+@schemathesis.hook
+def map_case(context, case):
+    operation = case.operation.definition.raw.get("operationId")
+    if operation == "registerFlight" and isinstance(case.body, dict) and _valid(case, "body"):
+        body = case.body
+        # Boundary values made from the E.164 pattern are rarely in any numbering plan.
+        for i, passenger in enumerate(body.get("passengers") or []):
+            if isinstance(passenger, dict) and passenger.get("mobile") not in MOBILES:
+                passenger["mobile"] = MOBILES[i % len(MOBILES)]
+        if isinstance(body.get("date"), str) and isinstance(body.get("scheduledDeparture"), str):
+            body["scheduledDeparture"] = body["date"] + body["scheduledDeparture"][10:]
+        origin, destination = body.get("origin"), body.get("destination")
+        if isinstance(origin, str) and isinstance(destination, str) and origin.upper() == destination.upper():
+            body["destination"] = "ZZZ" if origin.upper() != "ZZZ" else "YYY"
+    if operation == "listAlerts" and isinstance(case.query, dict) and "cursor" in case.query and _valid(case, "query"):
+        case.query["cursor"] = _cursor(case.query.get("flightId", ""))
+    return case
