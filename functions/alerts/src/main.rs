@@ -3,8 +3,9 @@
 use adapters::config::{self, DynamoClient};
 use adapters::flight_alerts::alerts_table::AlertsTable;
 use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::http::run;
 use adapters::logging;
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::{Error, Request, service_fn};
 
 mod handler;
 mod view;

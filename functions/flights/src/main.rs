@@ -1,8 +1,9 @@
 //! The flights function: `POST /flights` and `GET /flights/{flightId}`.
 
 use adapters::flight_alerts::flights_table::FlightsTable;
+use adapters::http::run;
 use adapters::{config, logging};
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::{Error, Request, service_fn};
 
 mod handler;
 

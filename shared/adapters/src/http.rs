@@ -8,6 +8,21 @@ use tracing::Instrument;
 
 use crate::problem::Problem;
 
+pub mod guard;
+
+/// Runs an HTTP handler as a Lambda function, as `lambda_http::run` does, with
+/// [`guard::Guard`] in front: a request lambda_http cannot turn into a URI is answered 400
+/// instead of panicking the process.
+pub async fn run<'a, R, S, E>(handler: S) -> Result<(), lambda_http::Error>
+where
+    S: lambda_http::Service<Request, Response = R, Error = E>,
+    S::Future: Send + 'a,
+    R: lambda_http::IntoResponse,
+    E: std::fmt::Debug + Into<lambda_http::lambda_runtime::Diagnostic>,
+{
+    lambda_http::lambda_runtime::run(guard::Guard::new(lambda_http::Adapter::from(handler))).await
+}
+
 /// Header a client may set to follow its request through the logs of every function it
 /// reaches; without it the API Gateway request id is used.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";

@@ -39,11 +39,18 @@ pub struct Event {
 
 impl Event {
     /// An event with a fresh request id.
-    pub fn new(payload: Bytes, timeout: Duration, function_arn: impl Into<String>) -> Self {
+    pub fn new(payload: impl Into<Bytes>, timeout: Duration, function_arn: impl Into<String>) -> Self {
         let request_id = uuid::Uuid::new_v4().to_string();
         let trace_id =
             format!("Root=1-{:08x}-{};Sampled=0", unix_seconds(), &uuid::Uuid::new_v4().simple().to_string()[..24]);
-        Self { request_id, payload, timeout, function_arn: function_arn.into(), trace_id, client_context: None }
+        Self {
+            request_id,
+            payload: payload.into(),
+            timeout,
+            function_arn: function_arn.into(),
+            trace_id,
+            client_context: None,
+        }
     }
 }
 
