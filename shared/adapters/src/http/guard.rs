@@ -63,7 +63,7 @@ pub fn unbuildable(request: &ApiGatewayProxyRequest) -> Option<&'static str> {
 #[serde(untagged)]
 pub enum Answer<R> {
     Handled(R),
-    Refused(ApiGatewayProxyResponse),
+    Refused(Box<ApiGatewayProxyResponse>),
 }
 
 /// The REST API (payload v1) response a refusal becomes.
@@ -98,7 +98,7 @@ where
             && let Some(reason) = unbuildable(request)
         {
             tracing::warn!(reason, "request refused before lambda_http: its URI cannot be built");
-            return Either::Left(ready(Ok(Answer::Refused(refusal(reason)))));
+            return Either::Left(ready(Ok(Answer::Refused(Box::new(refusal(reason))))));
         }
         Either::Right(self.inner.call(event).map_ok(Answer::Handled as fn(S::Response) -> Self::Response))
     }
