@@ -4,8 +4,9 @@
 //! Register a flight with three passengers, post a delay, and each passenger receives one
 //! text: the alert is recorded, published from the alerts table's stream (the outbox),
 //! and texted. Deliver the same alert again, and retry the request, and still each has one. Then the same
-//! promise under injected SNS throttling, and a poison message watched from the queue to
-//! its dead-letter queue and back.
+//! promise under injected SNS throttling and DynamoDB failures, a number SNS refuses, an
+//! invocation cut off by its timeout, and a poison message watched from the queue to its
+//! dead-letter queue and back.
 
 use std::time::Duration;
 
@@ -148,32 +149,140 @@ async fn post_delay(env: &LocalEnv, flight_id: &str, key: &str) -> Value {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn with_a_fifth_of_sns_publishes_throttled_every_passenger_still_gets_exactly_one_text() {
-    let env = LocalEnv::start(&["--fault", "sns:Publish=throttle:0.2", "--fault-seed", "8", "--retry-scale", "0.01"]);
-    let mobiles: Vec<String> = (0..40).map(|_| testkit::unique_mobile()).collect();
+/// Registers a flight with one passenger per number in `mobiles`, retrying as a client
+/// should while the API answers 503 (a registration is idempotent).
+async fn register(env: &LocalEnv, carrier: &str, number: &str, mobiles: &[String]) -> String {
+    let date = testkit::departure_date();
     let flight = json!({
-        "carrier": "AF", "flightNumber": "7", "date": testkit::departure_date(), "origin": "CDG", "destination": "JFK",
-        "scheduledDeparture": format!("{}T10:00:00+01:00", testkit::departure_date()),
+        "carrier": carrier, "flightNumber": number, "date": date, "origin": "CDG", "destination": "JFK",
+        "scheduledDeparture": format!("{date}T10:00:00+01:00"),
         "passengers": mobiles.iter().enumerate()
             .map(|(i, m)| json!({"name": format!("Passenger {i}"), "email": format!("p{i}@example.com"), "mobile": m}))
             .collect::<Vec<_>>()
     });
-    assert_eq!(env.client().post(env.api("/flights")).json(&flight).send().await.unwrap().status(), 201);
-    post_delay(&env, &format!("AF7-{}", testkit::departure_date()), "throttled-delay").await;
+    let http = env.client();
+    testkit::eventually(Duration::from_secs(60), "the flight registered", || async {
+        let response = http.post(env.api("/flights")).json(&flight).send().await.ok()?;
+        (response.status() == 201).then_some(())
+    })
+    .await;
+    format!("{carrier}{number}-{date}")
+}
 
-    let counts = testkit::eventually(Duration::from_secs(120), "a text for every passenger", || async {
+/// How many texts each number has received, once every number has at least one.
+async fn texts_once_all_arrived(env: &LocalEnv, mobiles: &[String], within: Duration) -> Vec<usize> {
+    testkit::eventually(within, "a text for every number", || async {
         let sent = testkit::texts_by_number(env.moto()).await;
         let counts: Vec<usize> = mobiles.iter().map(|m| sent.get(m).map_or(0, Vec::len)).collect();
         counts.iter().all(|&c| c > 0).then_some(counts)
     })
-    .await;
-    assert_eq!(counts, vec![1; 40], "exactly one text each");
+    .await
+}
+
+async fn dead_letters(env: &LocalEnv) -> Vec<Value> {
+    queue_messages(&aws_sqs(env.moto()).await, &env.resource("SmsDeadLetterQueue", "reference")).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_hundred_passengers_with_sns_throttling_and_dynamodb_failing_get_exactly_one_text_each() {
+    let env = LocalEnv::start(&[
+        "--fault",
+        "sns:Publish=throttle:0.2",
+        "--fault",
+        "dynamodb:*=5xx:0.05",
+        "--fault-seed",
+        "8",
+        "--retry-scale",
+        "0.01",
+        // The account rate raised, so the test does not wait on the default 20 texts a second.
+        "--parameter",
+        "SmsTextsPerSecond=400",
+    ]);
+    let mobiles: Vec<String> = (0..500).map(|_| testkit::unique_mobile()).collect();
+    let flight_id = register(&env, "AF", "7", &mobiles).await;
+    post_delay(&env, &flight_id, "throttled-delay").await;
+
+    let counts = texts_once_all_arrived(&env, &mobiles, Duration::from_secs(240)).await;
+    assert_eq!(counts, vec![1; 500], "exactly one text each");
     let faults = env.local_json(&["faults"]);
     assert!(faults["injected"]["sns:Publish=throttle:0.2"].as_u64().unwrap() > 0, "{faults}");
+    assert!(faults["injected"]["dynamodb:*=5xx:0.05"].as_u64().unwrap() > 0, "{faults}");
     // Nothing was given up on.
-    let sqs = aws_sqs(env.moto()).await;
-    assert!(queue_messages(&sqs, &env.resource("SmsDeadLetterQueue", "reference")).await.is_empty());
+    assert!(dead_letters(&env).await.is_empty());
+    assert_eq!(env.metric_total("sms", "TextsSent"), 500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_number_sns_refuses_is_recorded_failed_and_everyone_else_is_texted_once() {
+    let mobiles: Vec<String> = (0..5).map(|_| testkit::unique_mobile()).collect();
+    let refused = format!("sns:Publish@{}=invalid", mobiles[3]);
+    let env = LocalEnv::start(&["--fault", &refused, "--retry-scale", "0.01"]);
+    let flight_id = register(&env, "LH", "400", &mobiles).await;
+    post_delay(&env, &flight_id, "refused-delay").await;
+
+    let others: Vec<String> = mobiles.iter().enumerate().filter(|(i, _)| *i != 3).map(|(_, m)| m.clone()).collect();
+    assert_eq!(texts_once_all_arrived(&env, &others, Duration::from_secs(60)).await, [1, 1, 1, 1]);
+    // The alert is finished (sent or failed for every number): the message is not retried.
+    let failed = testkit::eventually(Duration::from_secs(30), "the refusal recorded", || async {
+        let dynamo = aws_sdk_dynamodb::Client::new(&env.aws().await);
+        let items =
+            dynamo.scan().table_name(env.resource("SmsDeliveriesTable", "reference")).send().await.ok()?.items?;
+        let state = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, k: &str| {
+            i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        let failed: Vec<String> =
+            items.iter().filter(|i| state(i, "state") == "FAILED").map(|i| state(i, "reason")).collect();
+        (items.len() == 5 && items.iter().all(|i| state(i, "state") != "IN_PROGRESS")).then_some(failed)
+    })
+    .await;
+    assert_eq!(failed, ["InvalidParameter"]);
+    assert!(!testkit::texts_by_number(env.moto()).await.contains_key(&mobiles[3]));
+    assert_eq!(env.metric_total("sms", "TextsFailed"), 1);
+    let deliveries = env.invocations().iter().filter(|i| i["source"] == "sqs:SmsQueue").count();
+    assert_eq!(deliveries, 1, "delivered in one invocation, not retried");
+    assert!(dead_letters(&env).await.is_empty());
+    // SNS's message quoted the number: the logs did not (checked for every line on drop).
+    assert!(env.logs().iter().any(|l| l.starts_with("[sms]") && l.contains("InvalidParameter")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sms_invocation_cut_off_by_its_timeout_texts_nobody_twice() {
+    let mobiles: Vec<String> = (0..40).map(|_| testkit::unique_mobile()).collect();
+    // The claim of one passenger and the text of another hang: the invocation is cut off
+    // at its 5 s timeout with both outstanding, the others texted and recorded.
+    let digest = |m: &str| {
+        let any_alert = domain::flight_alerts::AlertId::parse("00000000-0000-7000-8000-000000000000").unwrap();
+        let id = domain::flight_alerts::delivery::delivery_id(&any_alert, &domain::PhoneNumber::from_e164(m).unwrap());
+        id.rsplit('#').next().unwrap().to_owned()
+    };
+    let stuck_claim = format!("dynamodb:PutItem@{}=slow:60000ms", digest(&mobiles[5]));
+    let stuck_text = format!("sns:Publish@{}=slow:60000ms", mobiles[6]);
+    let env = LocalEnv::start(&[
+        "--parameter",
+        "SmsTimeoutSeconds=5",
+        "--parameter",
+        "SmsTextsPerSecond=400",
+        "--retry-scale",
+        "0.01",
+        "--fault",
+        &stuck_claim,
+        "--fault",
+        &stuck_text,
+    ]);
+    let flight_id = register(&env, "KL", "641", &mobiles).await;
+    post_delay(&env, &flight_id, "cut-off-delay").await;
+
+    testkit::eventually(Duration::from_secs(60), "an SMS invocation cut off by its timeout", || async {
+        env.invocations().iter().any(|i| i["source"] == "sqs:SmsQueue" && i["outcome"] == "timeout").then_some(())
+    })
+    .await;
+    // Whatever had been sent before the cut-off went out once; the two stuck calls never
+    // reached SNS or DynamoDB (their caller was gone).
+    env.local_json(&["fault", "--clear"]);
+    let counts = texts_once_all_arrived(&env, &mobiles, Duration::from_secs(120)).await;
+    assert_eq!(counts, vec![1; 40], "exactly one text each");
+    assert!(dead_letters(&env).await.is_empty());
+    assert!(env.metric_total("sms", "ClaimTakeovers") >= 1, "the stuck text's claim was taken over once it lapsed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -162,8 +162,36 @@ impl LocalEnv {
     }
 }
 
+impl LocalEnv {
+    /// The sum of an EMF metric over every document `function` wrote so far.
+    pub fn metric_total(&self, function: &str, metric: &str) -> u64 {
+        let prefix = format!("[{function}] ");
+        self.logs()
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .filter_map(|v| v.get(metric).and_then(Value::as_u64))
+            .sum()
+    }
+}
+
 impl Drop for LocalEnv {
     fn drop(&mut self) {
+        // A log check over everything this environment wrote (its own lines and every
+        // function's): no phone number or email unmasked.
+        if !std::thread::panicking() {
+            let logs = self.logs();
+            let leaks = testkit::unmasked_contact_details(&logs);
+            if !leaks.is_empty() {
+                let _ = self.child.kill();
+                panic!(
+                    "{} log lines carry contact details unmasked, e.g.:\n{:?}",
+                    leaks.len(),
+                    &leaks[..leaks.len().min(5)]
+                );
+            }
+        }
         // SIGTERM lets local-env stop moto and the functions it started.
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         for _ in 0..100 {

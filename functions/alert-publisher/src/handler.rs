@@ -9,6 +9,7 @@
 use adapters::batch::{NotStream, process_stream};
 use adapters::flight_alerts::alerts_table::OutboxAlert;
 use adapters::flight_alerts::publish::{AlertPublisher, DeadLetterQueue};
+use adapters::metrics::Metrics;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use tracing::Instrument;
@@ -17,7 +18,13 @@ pub struct Outbox {
     pub publisher: AlertPublisher,
     /// Where records that can never be published go, with the reason.
     pub dead_letters: DeadLetterQueue,
+    pub metrics: Metrics,
 }
+
+/// The metrics this function emits: alerts published, and records handed back for a retry.
+pub const METRICS: &[&str] = &[ALERTS_PUBLISHED, BATCH_ITEM_FAILURES];
+pub const ALERTS_PUBLISHED: &str = "AlertsPublished";
+pub const BATCH_ITEM_FAILURES: &str = "BatchItemFailures";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -27,7 +34,7 @@ pub enum PublishError {
 }
 
 pub async fn handle(outbox: &Outbox, event: Event) -> Result<DynamoDbEventResponse, NotStream> {
-    process_stream(event, |record| async move {
+    let response = process_stream(event, |record| async move {
         let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
         match OutboxAlert::from_change(&record.event_name, &image) {
             Ok(OutboxAlert::Ignore) => Ok(()),
@@ -36,6 +43,7 @@ pub async fn handle(outbox: &Outbox, event: Event) -> Result<DynamoDbEventRespon
                 async {
                     let message_id = outbox.publisher.publish(&message).await.map_err(PublishError::Transient)?;
                     tracing::info!(message_id, "alert published");
+                    outbox.metrics.add(ALERTS_PUBLISHED, 1);
                     Ok(())
                 }
                 .instrument(span)
@@ -49,7 +57,12 @@ pub async fn handle(outbox: &Outbox, event: Event) -> Result<DynamoDbEventRespon
             }
         }
     })
-    .await
+    .await;
+    if let Ok(response) = &response {
+        outbox.metrics.add(BATCH_ITEM_FAILURES, response.batch_item_failures.len() as u64);
+    }
+    outbox.metrics.flush();
+    response
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use adapters::config::{self, SnsClient};
 use adapters::flight_alerts::publish::{AlertPublisher, DeadLetterQueue};
 use adapters::logging;
+use adapters::metrics::Metrics;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
@@ -18,6 +19,7 @@ async fn main() -> Result<(), Error> {
     let outbox = handler::Outbox {
         publisher: AlertPublisher::new(SnsClient::new(&aws), config::setting("ALERTS_TOPIC_ARN")?),
         dead_letters: DeadLetterQueue::new(aws_sdk_sqs::Client::new(&aws), config::setting("DEAD_LETTER_QUEUE_URL")?),
+        metrics: Metrics::new(handler::METRICS),
     };
     run(service_fn(|event: LambdaEvent<Event>| handler::handle(&outbox, event.payload))).await
 }

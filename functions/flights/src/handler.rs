@@ -49,7 +49,7 @@ async fn register(flights: &FlightsTable, req: &Request, op: &Operation) -> Resu
     let new = NewFlight::validate(body, OffsetDateTime::now_utc().date()).map_err(Problem::invalid)?;
     let registration = uuid::Uuid::new_v4().simple().to_string();
     let outcome = flights
-        .register(&new, &registration, OffsetDateTime::now_utc())
+        .register(&new, &registration, OffsetDateTime::now_utc(), &op.deadline)
         .await
         .map_err(dependency_failed(&op.correlation_id))?;
     let id = new.flight.id.as_str();

@@ -1,11 +1,14 @@
 //! The SMS function: consumes alert messages from the SMS queue and texts every
-//! passenger of the flight, exactly once per alert.
+//! passenger of the flight, exactly once per alert and number.
 
-use adapters::config::{self, DynamoClient, SnsClient};
+use adapters::config::{self, SqsClient};
+use adapters::deadline::Deadline;
 use adapters::flight_alerts::deliveries_table::DeliveriesTable;
 use adapters::flight_alerts::flights_table::FlightsTable;
-use adapters::flight_alerts::publish::SnsSms;
+use adapters::flight_alerts::publish::{SmsQueue, SnsSms};
 use adapters::logging;
+use adapters::metrics::Metrics;
+use adapters::rate_limit::TokenBucket;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
@@ -17,11 +20,21 @@ async fn main() -> Result<(), Error> {
     logging::init();
     // Built once per execution environment and reused by every invocation.
     let aws = config::aws().await;
-    let dynamo = DynamoClient::new(&aws);
+    let dynamo = config::dynamo_within_deadlines(&aws);
+    // The account's SMS rate shared between the environments the function may run in
+    // at once (its reserved concurrency): each sends at most its share.
+    let per_second = config::number_setting("SMS_TEXTS_PER_SECOND")? / config::number_setting("SMS_CONCURRENCY")?;
     let deliverer = deliver::Deliverer {
         flights: FlightsTable::new(dynamo.clone(), config::setting("FLIGHTS_TABLE")?),
         deliveries: DeliveriesTable::new(dynamo, config::setting("DELIVERIES_TABLE")?),
-        sender: SnsSms::new(SnsClient::new(&aws)),
+        sender: SnsSms::new(&aws),
+        follow_ups: SmsQueue::new(SqsClient::new(&aws), config::setting("SMS_QUEUE_URL")?),
+        rate: TokenBucket::new(per_second, per_second),
+        metrics: Metrics::new(deliver::METRICS),
+        clock: deliver::Clock::default(),
     };
-    run(service_fn(|event: LambdaEvent<SqsEvent>| handler::handle(&deliverer, event.payload))).await
+    run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        handler::handle(&deliverer, event.payload, Deadline::of(&event.context))
+    }))
+    .await
 }

@@ -143,14 +143,50 @@ fn queues_feeding_functions_outlast_them_and_have_dead_letter_queues() {
                 let report_failures = event.lists("FunctionResponseTypes", "ReportBatchItemFailures");
                 let spec = queues.iter().find(|q| q.logical_id == queue).unwrap();
                 let visibility = spec.visibility_timeout.unwrap_or(30);
+                // The longest timeout any deployment can set (a parameter's MaxValue).
                 assert!(
-                    visibility >= 6 * function.timeout,
+                    visibility >= 6 * function.max_timeout,
                     "{queue}: visibility {visibility}s < 6 x {}s",
-                    function.timeout
+                    function.max_timeout
                 );
                 assert!(spec.redrive.is_some(), "{queue} has no dead-letter queue");
                 assert!(report_failures, "{} must report partial batch failures", function.logical_id);
             }
         }
     }
+}
+
+#[test]
+fn an_sms_claim_outlives_its_invocation_and_lapses_before_the_message_returns() {
+    // A claim lasts until the claimant's deadline plus CLAIM_GRACE: whatever the timeout,
+    // it outlives the invocation that made it. The message of an invocation that was cut
+    // off comes back after the visibility timeout; by then its claims must have lapsed,
+    // so the retry takes them over at once instead of burning a receive.
+    let grace = u64::try_from(domain::flight_alerts::delivery::CLAIM_GRACE.whole_seconds()).unwrap();
+    assert!(grace > 0);
+    let sms = functions().into_iter().find(|f| f.logical_id == "SmsFunction").unwrap();
+    let queue = template().queues().unwrap().into_iter().find(|q| q.logical_id == "SmsQueue").unwrap();
+    let visibility = queue.visibility_timeout.unwrap();
+    assert!(
+        sms.max_timeout + grace < visibility,
+        "a claim can live {}s + {grace}s, the message returns after {visibility}s",
+        sms.max_timeout
+    );
+}
+
+#[test]
+fn the_sms_rate_is_shared_by_exactly_the_environments_that_can_run() {
+    // Each environment sends SMS_TEXTS_PER_SECOND / SMS_CONCURRENCY: that keeps the whole
+    // function under the account's rate only if at most SMS_CONCURRENCY environments run.
+    let sms = functions().into_iter().find(|f| f.logical_id == "SmsFunction").unwrap();
+    let refers_to = |value: Option<&yaml_serde::Value>| match value.and_then(local_env::template::intrinsic) {
+        Some(local_env::template::Intrinsic::Ref(name)) => name,
+        other => panic!("expected a !Ref, found {other:?}"),
+    };
+    assert_eq!(refers_to(sms.environment.get("SMS_CONCURRENCY")), "SmsConcurrency");
+    assert_eq!(refers_to(sms.environment.get("SMS_TEXTS_PER_SECOND")), "SmsTextsPerSecond");
+    assert_eq!(refers_to(local_env::template::get(&sms.properties, "ReservedConcurrentExecutions")), "SmsConcurrency");
+    let event = sms.events.iter().find(|e| e.kind == "SQS").unwrap();
+    let scaling = local_env::template::mapping(local_env::template::get(&event.properties, "ScalingConfig"));
+    assert_eq!(refers_to(local_env::template::get(&scaling, "MaximumConcurrency")), "SmsConcurrency");
 }

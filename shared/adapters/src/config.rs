@@ -18,6 +18,27 @@ pub fn setting(name: &'static str) -> Result<String, Error> {
     }
 }
 
+/// A numeric setting, such as a rate; refused unless it is a positive number.
+pub fn number_setting(name: &'static str) -> Result<f64, Error> {
+    setting(name)?.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0).ok_or(Error::MissingSetting(name))
+}
+
+/// A DynamoDB client for functions that work to a deadline: attempts limited to three
+/// seconds and at most three of them, with waits of at most half a second between, so
+/// the SDK never waits past the caller's deadline; the caller retries further itself,
+/// against that deadline (`crate::retry`).
+pub fn dynamo_within_deadlines(config: &SdkConfig) -> DynamoClient {
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    use std::time::Duration;
+
+    let config = aws_sdk_dynamodb::config::Builder::from(config)
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_max_backoff(Duration::from_millis(500)))
+        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(3)).build())
+        .build();
+    DynamoClient::from_conf(config)
+}
+
 /// The shared SDK configuration; every client of a function is built from this one value
 /// so credentials are resolved once and one connection pool serves them all.
 pub async fn aws() -> aws_config::SdkConfig {
@@ -66,6 +87,7 @@ impl HttpClient for BuiltOnFirstUse {
 pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 pub use aws_sdk_sns::Client as SnsClient;
+pub use aws_sdk_sqs::Client as SqsClient;
 
 #[cfg(test)]
 mod tests {

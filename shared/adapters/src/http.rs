@@ -1,11 +1,14 @@
 //! Request and response plumbing for API Gateway REST (payload v1) proxy events.
 
+use std::time::Duration;
+
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response, http::StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::deadline::Deadline;
 use crate::problem::Problem;
 
 pub mod guard;
@@ -106,13 +109,21 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     }
 }
 
-/// The operation API Gateway matched, and the id its log lines carry.
+/// The operation API Gateway matched, the id its log lines carry, and when the answer
+/// is due.
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub method: String,
     pub resource: String,
     pub correlation_id: String,
+    /// The invocation's deadline less a second to answer in: work that would run past it
+    /// gives up and answers 503 rather than being cut off without an answer.
+    pub deadline: Deadline,
 }
+
+/// Used when a request comes without a Lambda context (tests calling a handler directly):
+/// the template's timeout for the API functions.
+const DEFAULT_TIME: Duration = Duration::from_secs(10);
 
 /// Serves one API request: opens a span carrying the correlation id, lets `route`
 /// answer, turns a problem into its response and logs the outcome.
@@ -122,7 +133,13 @@ where
     Fut: std::future::Future<Output = Result<Response<Body>, Problem>>,
 {
     let (method, resource) = operation(&req);
-    let op = Operation { correlation_id: correlation_id(&req), method, resource };
+    let deadline = req.lambda_context_ref().map_or_else(|| Deadline::after(DEFAULT_TIME), Deadline::of);
+    let op = Operation {
+        correlation_id: correlation_id(&req),
+        method,
+        resource,
+        deadline: deadline.less(Duration::from_secs(1)),
+    };
     let span = tracing::info_span!("request", correlation_id = %op.correlation_id, method = %op.method, resource = %op.resource);
     async move {
         let response = route(req, op).await.unwrap_or_else(Problem::into_response);

@@ -1,8 +1,9 @@
-//! Delivery records against moto: the claim / complete / release protocol that makes
-//! texting idempotent.
+//! Delivery records against moto: one record per (alert, number), claimed, then SENT or
+//! FAILED with the service's reason, or released.
 
 use adapters::flight_alerts::deliveries_table::{Claim, DeliveriesTable};
-use domain::flight_alerts::delivery::{CLAIM_TIMEOUT, DeliveryState, Refusal};
+use adapters::lease::Ownership;
+use domain::flight_alerts::delivery::DeliveryState;
 use time::{Duration, OffsetDateTime};
 
 async fn table() -> DeliveriesTable {
@@ -14,42 +15,43 @@ async fn table() -> DeliveriesTable {
     )
 }
 
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
+fn id() -> String {
+    format!("delivery-test#{}", uuid::Uuid::new_v4())
 }
 
 #[tokio::test]
 async fn a_delivery_is_claimed_once_and_then_known_as_sent() {
     let deliveries = table().await;
-    let t = now();
-    assert_eq!(deliveries.claim("a#1", t).await.unwrap(), Claim::Acquired);
-    assert_eq!(deliveries.claim("a#1", t).await.unwrap(), Claim::Refused(Refusal::HeldElsewhere));
-    deliveries.complete("a#1", t).await.unwrap();
-    assert_eq!(deliveries.state("a#1").await.unwrap(), Some(DeliveryState::Completed));
-    // Even long after, a completed delivery is never claimed again.
-    assert_eq!(deliveries.claim("a#1", t + Duration::hours(1)).await.unwrap(), Claim::Refused(Refusal::AlreadySent));
+    let (id, t) = (id(), OffsetDateTime::now_utc());
+    let until = t + Duration::minutes(1);
+    let Claim::Acquired(lease) = deliveries.claim(&id, "first", until, t).await.unwrap() else { panic!("acquired") };
+    assert!(matches!(deliveries.claim(&id, "second", until, t).await.unwrap(), Claim::Held { .. }));
+    assert!(matches!(deliveries.state(&id).await.unwrap(), Some(DeliveryState::InProgress { .. })));
+    assert_eq!(deliveries.sent(&lease, t).await.unwrap(), Ownership::Kept);
+    assert_eq!(deliveries.state(&id).await.unwrap(), Some(DeliveryState::Sent));
+    // Even long after, a sent delivery is never claimed again.
+    let later = t + Duration::hours(1);
+    assert_eq!(deliveries.claim(&id, "third", later, later).await.unwrap(), Claim::Done(DeliveryState::Sent));
 }
 
 #[tokio::test]
-async fn a_lapsed_claim_is_taken_over_and_a_released_one_at_once() {
+async fn a_refused_number_is_recorded_with_the_reason_and_not_tried_again() {
     let deliveries = table().await;
-    let t = now();
-    assert_eq!(deliveries.claim("b#1", t).await.unwrap(), Claim::Acquired);
-    assert_eq!(deliveries.state("b#1").await.unwrap(), Some(DeliveryState::InProgress { until: t + CLAIM_TIMEOUT }));
-    // The holder died: once the claim lapses, another sender may take it.
-    assert_eq!(deliveries.claim("b#1", t + CLAIM_TIMEOUT).await.unwrap(), Claim::Acquired);
-
-    assert_eq!(deliveries.claim("b#2", t).await.unwrap(), Claim::Acquired);
-    deliveries.release("b#2").await.unwrap();
-    assert_eq!(deliveries.state("b#2").await.unwrap(), None);
-    assert_eq!(deliveries.claim("b#2", t).await.unwrap(), Claim::Acquired);
+    let (id, t) = (id(), OffsetDateTime::now_utc());
+    let until = t + Duration::minutes(1);
+    let Claim::Acquired(lease) = deliveries.claim(&id, "first", until, t).await.unwrap() else { panic!("acquired") };
+    assert_eq!(deliveries.failed(&lease, "InvalidParameter", t).await.unwrap(), Ownership::Kept);
+    let failed = DeliveryState::Failed { reason: "InvalidParameter".into() };
+    assert_eq!(deliveries.claim(&id, "retry", until, t).await.unwrap(), Claim::Done(failed));
 }
 
 #[tokio::test]
-async fn concurrent_claims_have_exactly_one_winner() {
+async fn a_released_claim_is_free_at_once() {
     let deliveries = table().await;
-    let t = now();
-    let claims = futures::future::join_all((0..12).map(|_| deliveries.claim("c#1", t))).await;
-    let winners = claims.iter().filter(|c| matches!(c, Ok(Claim::Acquired))).count();
-    assert_eq!(winners, 1, "{claims:?}");
+    let (id, t) = (id(), OffsetDateTime::now_utc());
+    let until = t + Duration::minutes(1);
+    let Claim::Acquired(lease) = deliveries.claim(&id, "first", until, t).await.unwrap() else { panic!("acquired") };
+    assert_eq!(deliveries.release(&lease).await.unwrap(), Ownership::Kept);
+    assert_eq!(deliveries.state(&id).await.unwrap(), None);
+    assert!(matches!(deliveries.claim(&id, "second", until, t).await.unwrap(), Claim::Acquired(_)));
 }

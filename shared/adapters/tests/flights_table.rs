@@ -1,5 +1,8 @@
 //! The flights table against moto, with the table provisioned from the template.
 
+use std::time::Duration;
+
+use adapters::deadline::Deadline;
 use adapters::flight_alerts::flights_table::{FlightsTable, Registered};
 use domain::flight_alerts::flight::FlightRequest;
 use domain::flight_alerts::{FlightId, NewFlight};
@@ -17,6 +20,10 @@ fn registration(flight_number: u16, passengers: usize) -> NewFlight {
     NewFlight::validate(req, time::macros::date!(2026 - 12 - 01)).unwrap()
 }
 
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(30))
+}
+
 async fn table() -> FlightsTable {
     let config = testkit::moto().await;
     let resources = testkit::provision(&config).await;
@@ -28,15 +35,19 @@ async fn a_registered_flight_reads_back_and_cannot_be_registered_twice() {
     let flights = table().await;
     let new = registration(117, 3);
     let now = OffsetDateTime::now_utc();
-    assert_eq!(flights.register(&new, "reg1", now).await.unwrap(), Registered::Created);
+    assert_eq!(flights.register(&new, "reg1", now, &deadline()).await.unwrap(), Registered::Created);
     let stored = flights.get(&new.flight.id).await.unwrap().expect("stored");
     assert_eq!(stored.flight, new.flight);
     assert_eq!(stored.registration, "reg1");
 
-    assert_eq!(flights.register(&new, "reg2", now).await.unwrap(), Registered::AlreadyRegistered, "a retry");
+    assert_eq!(
+        flights.register(&new, "reg2", now, &deadline()).await.unwrap(),
+        Registered::AlreadyRegistered,
+        "a retry"
+    );
     let mut different = new.clone();
     different.passengers.pop();
-    assert_eq!(flights.register(&different, "reg3", now).await.unwrap(), Registered::Conflict);
+    assert_eq!(flights.register(&different, "reg3", now, &deadline()).await.unwrap(), Registered::Conflict);
     let page = flights.passengers(&stored, None, 100).await.unwrap();
     let numbers: Vec<&str> = page.passengers.iter().map(|p| p.mobile.e164()).collect();
     let expected: Vec<&str> = new.passengers.iter().map(|p| p.mobile.e164()).collect();
@@ -53,7 +64,7 @@ async fn an_unknown_flight_is_none() {
 async fn a_large_flight_is_read_page_by_page() {
     let flights = table().await;
     let new = registration(9, 260);
-    flights.register(&new, "big", OffsetDateTime::now_utc()).await.unwrap();
+    flights.register(&new, "big", OffsetDateTime::now_utc(), &deadline()).await.unwrap();
     let stored = flights.get(&new.flight.id).await.unwrap().unwrap();
     assert_eq!(stored.flight.passenger_count, 260);
 
@@ -74,4 +85,38 @@ async fn a_large_flight_is_read_page_by_page() {
     unique.dedup();
     assert_eq!(unique.len(), 260, "every passenger once");
     assert!(ids.iter().all(|id| id.starts_with("big#")));
+}
+
+#[tokio::test]
+async fn two_registrations_racing_for_one_flight_commit_one_of_them() {
+    let flights = table().await;
+    let first = registration(31, 40);
+    let mut second = first.clone();
+    second.passengers.truncate(39);
+    second.flight.passenger_count = 39;
+    let (now, deadline) = (OffsetDateTime::now_utc(), deadline());
+    let (a, b) = tokio::join!(
+        flights.register(&first, "race-a", now, &deadline),
+        flights.register(&second, "race-b", now, &deadline)
+    );
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [Registered::Conflict, Registered::Created]);
+
+    // Whoever won, its passengers and only its passengers are visible.
+    let stored = flights.get(&first.flight.id).await.unwrap().unwrap();
+    let winner = if stored.registration == "race-a" { &first } else { &second };
+    assert_eq!(stored.flight, winner.flight);
+    let page = flights.passengers(&stored, None, 100).await.unwrap();
+    assert_eq!(page.passengers.len(), winner.passengers.len());
+
+    // The same registration racing itself (a client retrying before the first answer came).
+    let same = registration(32, 5);
+    let (a, b) = tokio::join!(
+        flights.register(&same, "same-a", now, &deadline),
+        flights.register(&same, "same-b", now, &deadline)
+    );
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [Registered::AlreadyRegistered, Registered::Created]);
 }

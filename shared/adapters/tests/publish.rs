@@ -16,6 +16,7 @@ async fn an_alert_reaches_the_sms_queue_as_published() {
         flight_id: "UA83-2026-12-01".into(),
         text: "UA83 SFO-JFK 01 Dec: cancelled. Reason: Storm".into(),
         correlation_id: "corr-1".into(),
+        resume: None,
     };
     publisher.publish(&message).await.unwrap();
 
@@ -32,9 +33,6 @@ async fn an_alert_reaches_the_sms_queue_as_published() {
 async fn a_text_is_recorded_by_the_sms_service() {
     let config = testkit::moto().await;
     let number = testkit::unique_mobile();
-    SnsSms::new(aws_sdk_sns::Client::new(&config))
-        .send(&PhoneNumber::parse(&number).unwrap(), "Gate changed to B22")
-        .await
-        .unwrap();
+    SnsSms::new(&config).send(&PhoneNumber::parse(&number).unwrap(), "Gate changed to B22").await.unwrap();
     assert_eq!(testkit::texts_sent_to(&testkit::moto_endpoint(), &number).await, ["Gate changed to B22"]);
 }

@@ -2,6 +2,7 @@
 //! phone number or email address can never reach a log line or a response by accident;
 //! the full value is only available through an explicit accessor.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat};
@@ -119,6 +120,77 @@ impl fmt::Debug for Email {
     }
 }
 
+/// Masks every phone number (`+` and at least 8 digits) and every email address in free
+/// text, as the types above print them: for text that did not come from them (error
+/// messages, other libraries' output), as a last line of defence before a log. Text with
+/// nothing to mask is returned as it is.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let phones = redact_phone_numbers(text);
+    match redact_emails(&phones) {
+        Cow::Borrowed(_) => phones,
+        Cow::Owned(both) => Cow::Owned(both),
+    }
+}
+
+fn redact_phone_numbers(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+' {
+            let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits >= 8 {
+                let out = out.get_or_insert_with(|| bytes[..i].to_vec());
+                out.push(b'+');
+                for (k, &digit) in bytes[i + 1..i + 1 + digits].iter().enumerate() {
+                    out.push(if k < 3 || k >= digits - 2 { digit } else { b'*' });
+                }
+                i += 1 + digits;
+                continue;
+            }
+        }
+        if let Some(out) = out.as_mut() {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    // Only ASCII digits were replaced by ASCII, so the bytes are still UTF-8.
+    match out {
+        Some(out) => Cow::Owned(String::from_utf8(out).unwrap_or_default()),
+        None => Cow::Borrowed(text),
+    }
+}
+
+fn redact_emails(text: &str) -> Cow<'_, str> {
+    let local_char = |b: u8| b.is_ascii_alphanumeric() || b"._%+-!#$&'*/=?^`{|}~".contains(&b);
+    let domain_char = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    for (at, _) in text.match_indices('@') {
+        let start = at - bytes[..at].iter().rev().take_while(|&&b| local_char(b)).count();
+        let end = at + 1 + bytes[at + 1..].iter().take_while(|&&b| domain_char(b)).count();
+        let domain = text[at + 1..end].trim_end_matches('.');
+        let domain_ok = domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
+        if start == at || !domain_ok || start < copied {
+            continue;
+        }
+        let local = &text[start..at];
+        if local.len() > 1 && local[1..].bytes().all(|b| b == b'*') {
+            continue; // masked already
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(&local[..1]);
+        out.push_str("***");
+        copied = at;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +237,41 @@ mod tests {
             ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa mple.com", "a@b@c.com"]
         {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn free_text_is_redacted_as_the_types_print() {
+        let line = r#"{"error":"Invalid parameter: PhoneNumber Reason: +14155552671 is not valid","to":"ada.lovelace@example.com"}"#;
+        assert_eq!(
+            redact(line),
+            r#"{"error":"Invalid parameter: PhoneNumber Reason: +141******71 is not valid","to":"a***@example.com"}"#
+        );
+        assert_eq!(redact("+447911123456"), PhoneNumber::parse("+447911123456").unwrap().to_string());
+        assert_eq!(redact("Ada.Lovelace@example.com"), Email::parse("Ada.Lovelace@example.com").unwrap().to_string());
+        // Nothing to mask: the same text, not a copy.
+        for clean in ["+447*******56 and A***@example.com", "+1234567 is short", "user@localhost", "@ x", "a@b."] {
+            assert!(matches!(redact(clean), Cow::Borrowed(_)), "{clean}");
+        }
+        assert_eq!(redact("é +33612345678 ü"), "é +336******78 ü", "around other characters");
+    }
+
+    proptest! {
+        #[test]
+        fn no_number_or_address_survives_redaction(
+            before in "[^+@0-9]{0,20}",
+            subscriber in 2_000_000u32..9_999_999,
+            local in "[a-z][a-z0-9.]{1,10}",
+            after in "[^@0-9]{0,20}",
+        ) {
+            let number = format!("+1415{subscriber}");
+            let email = format!("{local}@example.org");
+            let text = format!("{before}{number} {email}{after}");
+            let redacted = redact(&text);
+            prop_assert!(!redacted.contains(&number[4..]), "{}", redacted);
+            prop_assert!(!redacted.contains(&email), "{}", redacted);
+            let again = redact(&redacted).into_owned();
+            prop_assert_eq!(again.as_str(), redacted.as_ref(), "idempotent");
         }
     }
 

@@ -3,7 +3,8 @@
 The contract's descriptions say it and the functions enforce it; these hooks teach the
 fuzzer the same rules, so that the data it calls valid is what the API accepts:
 
-- `format: e164`: a mobile number valid in its country's numbering plan;
+- `format: e164`: a mobile number valid in its country's numbering plan, shared by at most
+  10 passengers of a flight;
 - `format: date` (a departure date): within the window around today;
 - a registration's departure time falls on its date, and its origin is not its destination;
 - `format: cursor`: the `nextCursor` of the same flight's listing.
@@ -63,10 +64,11 @@ def map_case(context, case):
     operation = case.operation.definition.raw.get("operationId")
     if operation == "registerFlight" and isinstance(case.body, dict) and _valid(case, "body"):
         body = case.body
-        # Boundary values made from the E.164 pattern are rarely in any numbering plan.
+        # Boundary values made from the E.164 pattern are rarely in any numbering plan, and
+        # at most 10 passengers may share a number: each passenger gets a number of its own.
         for i, passenger in enumerate(body.get("passengers") or []):
-            if isinstance(passenger, dict) and passenger.get("mobile") not in MOBILES:
-                passenger["mobile"] = MOBILES[i % len(MOBILES)]
+            if isinstance(passenger, dict):
+                passenger["mobile"] = MOBILES[i] if i < len(MOBILES) else f"+1415{2000000 + i:07d}"
         if isinstance(body.get("date"), str) and isinstance(body.get("scheduledDeparture"), str):
             body["scheduledDeparture"] = body["date"] + body["scheduledDeparture"][10:]
         origin, destination = body.get("origin"), body.get("destination")

@@ -119,9 +119,59 @@ pub fn moto_endpoint() -> String {
         .expect("MOTO_ENDPOINT is not set: run the tests with scripts/test, which starts moto")
 }
 
-/// SDK configuration for moto, with the same settings the functions get.
+/// SDK configuration for moto, with the same settings the functions get. The first call
+/// in a process also takes this process's block of phone numbers (`unique_mobile`).
 pub async fn moto() -> SdkConfig {
-    local_env::provision::emulator_config(&moto_endpoint()).await
+    let config = local_env::provision::emulator_config(&moto_endpoint()).await;
+    MOBILE_BLOCK.get_or_init(|| take_mobile_block(&config)).await;
+    config
+}
+
+/// Blocks of 10,000 numbers in the +1 415 range `unique_mobile` uses.
+const MOBILE_BLOCKS: u32 = 800;
+static MOBILE_BLOCK: tokio::sync::OnceCell<u32> = tokio::sync::OnceCell::const_new();
+
+/// The next block from a counter kept in moto itself, so that the test processes sharing a
+/// moto (one `scripts/test` run) never share a block; moto being a fresh server each run,
+/// blocks only wrap after 800 processes.
+async fn take_mobile_block(config: &SdkConfig) -> u32 {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
+    };
+    let dynamo = aws_sdk_dynamodb::Client::new(config);
+    let table = "testkit-counters";
+    let created = dynamo
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await;
+    if let Err(err) = created {
+        assert!(
+            err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()),
+            "creating the test counters table: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(err)
+        );
+    }
+    let counted = dynamo
+        .update_item()
+        .table_name(table)
+        .key("id", AttributeValue::S("mobile-block".into()))
+        .update_expression("ADD n :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .return_values(ReturnValue::UpdatedNew)
+        .send()
+        .await
+        .expect("counting test processes in moto");
+    let n: u32 = match counted.attributes.as_ref().and_then(|a| a.get("n")) {
+        Some(AttributeValue::N(n)) => n.parse().expect("a counter"),
+        other => panic!("unexpected counter {other:?}"),
+    };
+    n % MOBILE_BLOCKS
 }
 
 /// The template's resources, freshly created in moto under a prefix no other test uses.
@@ -133,14 +183,17 @@ pub async fn provision(config: &SdkConfig) -> local_env::Resources {
 }
 
 /// A mobile number no other test uses: US +1 415, exchange 2xx–9xx. Numbers are handed out
-/// in order from a block of 10,000 chosen by the process id, so they never repeat within a
-/// test process (random numbers did: 2,000 of them collided about one run in five) and
-/// processes running against the same moto draw from different blocks.
+/// in order from a block of 10,000, so they never repeat within a test process (random
+/// numbers did: 2,000 of them collided about one run in five). Processes sharing a moto
+/// take their blocks from a counter in it (`moto`: call it first); a process that never
+/// calls `moto` (the end-to-end tests, whose environments each run their own moto) takes
+/// a block from its process id.
 pub fn unique_mobile() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
-    let block = std::process::id() % 800;
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    assert!(n < 10_000, "a test process used all 10,000 numbers of its block");
+    let block = MOBILE_BLOCK.get().copied().unwrap_or(std::process::id() % MOBILE_BLOCKS);
     let number = 2_000_000 + block * 10_000 + n;
     format!("+1415{number:07}")
 }
@@ -197,4 +250,10 @@ where
         assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The log lines that carry a phone number or an email address unmasked (anything
+/// `domain::contact::redact` would change), for checks over everything a run logged.
+pub fn unmasked_contact_details(lines: &[String]) -> Vec<&String> {
+    lines.iter().filter(|line| matches!(domain::contact::redact(line), std::borrow::Cow::Owned(_))).collect()
 }

@@ -15,7 +15,8 @@
 //!   --state-dir DIR         where env.json and invocations.jsonl go (default .local)
 //!   --retry-scale F         multiply AWS's waits between attempts (visibility timeouts,
 //!                           async and stream retries) by F, e.g. 0.01 (default 1)
-//!   --fault RULE            inject faults, e.g. sns:Publish=throttle:0.2 (repeatable)
+//!   --fault RULE            inject faults, e.g. sns:Publish=throttle:0.2 or
+//!                           sns:Publish@+14155550123=invalid (repeatable)
 //!   --fault-seed N          make fault injection repeatable
 //!   --max-concurrency N     invocations at once of a function without reserved
 //!                           concurrency (default 10)

@@ -64,7 +64,11 @@ pub struct FunctionSpec {
     pub name: String,
     /// The function's properties with the template's `Globals` merged in.
     pub properties: Mapping,
+    /// Seconds, with the template's parameters at their values.
     pub timeout: u64,
+    /// The longest timeout a deployment can give the function: its `Timeout`, or the
+    /// `MaxValue` of the parameter it refers to (unbounded: Lambda's 900 s).
+    pub max_timeout: u64,
     pub memory: u64,
     /// Unresolved environment values (may hold `!Ref` and friends).
     pub environment: BTreeMap<String, Value>,
@@ -224,6 +228,25 @@ impl Template {
         str_of(get(&mapping(get(&self.parameters, name)), "Default"))
     }
 
+    /// A number as written, or the value of the parameter it refers to (`!Ref Name`).
+    pub fn number(&self, value: Option<&Value>) -> Option<u64> {
+        match value.and_then(intrinsic) {
+            Some(Intrinsic::Ref(name)) => self.parameter_default(&name).and_then(|v| v.parse().ok()),
+            _ => u64_of(value),
+        }
+    }
+
+    /// The largest value a number can take in any deployment: as written, or its
+    /// parameter's `MaxValue` (`unbounded` when it has none).
+    pub fn largest(&self, value: Option<&Value>, unbounded: u64) -> Option<u64> {
+        match value.and_then(intrinsic) {
+            Some(Intrinsic::Ref(name)) => {
+                Some(u64_of(get(&mapping(get(&self.parameters, &name)), "MaxValue")).unwrap_or(unbounded))
+            }
+            _ => u64_of(value),
+        }
+    }
+
     /// Every parameter's value.
     pub fn parameter_values(&self) -> BTreeMap<String, String> {
         self.parameters
@@ -238,6 +261,19 @@ impl Template {
         let Some(Value::Mapping(param)) = self.parameters.get_mut(Value::String(name.to_owned())) else {
             return Err(Error::Template(format!("no parameter {name}")));
         };
+        // The constraints CloudFormation checks before it deploys.
+        let allowed = list(get(param, "AllowedValues"));
+        if !allowed.is_empty() && !allowed.iter().any(|a| str_of(Some(a)).as_deref() == Some(value)) {
+            return Err(Error::Template(format!("parameter {name}: {value} is not one of its AllowedValues")));
+        }
+        if str_of(get(param, "Type")).as_deref() == Some("Number") {
+            let number: f64 =
+                value.parse().map_err(|_| Error::Template(format!("parameter {name}: {value} is not a number")))?;
+            let bound = |key: &str| str_of(get(param, key)).and_then(|b| b.parse::<f64>().ok());
+            if bound("MinValue").is_some_and(|min| number < min) || bound("MaxValue").is_some_and(|max| number > max) {
+                return Err(Error::Template(format!("parameter {name}: {value} is outside its MinValue..MaxValue")));
+            }
+        }
         param.insert(Value::String("Default".into()), Value::String(value.to_owned()));
         Ok(())
     }
@@ -369,8 +405,9 @@ impl Template {
                     policies,
                     name: binary.clone(),
                     binary,
-                    timeout: u64_of(get(&props, "Timeout")).unwrap_or(3),
-                    memory: u64_of(get(&props, "MemorySize")).unwrap_or(128),
+                    timeout: self.number(get(&props, "Timeout")).unwrap_or(3),
+                    max_timeout: self.largest(get(&props, "Timeout"), 900).unwrap_or(3),
+                    memory: self.number(get(&props, "MemorySize")).unwrap_or(128),
                     environment,
                     events,
                     properties: props,
@@ -406,7 +443,7 @@ mod tests {
     fn functions_carry_binary_settings_and_events() {
         let functions = template().functions().unwrap();
         let sms = functions.iter().find(|f| f.binary == "sms").unwrap();
-        assert_eq!(sms.timeout, 60);
+        assert_eq!((sms.timeout, sms.max_timeout), (60, 60), "the SmsTimeoutSeconds parameter's default and maximum");
         assert_eq!(sms.memory, 128);
         assert_eq!(sms.events.len(), 1);
         assert_eq!(sms.events[0].kind, "SQS");
@@ -418,6 +455,20 @@ mod tests {
         let routes: Vec<_> = flights.events.iter().filter_map(EventDefinition::api_route).collect();
         assert!(routes.contains(&("/flights/{flightId}".into(), "GET".into())));
         assert_eq!(intrinsic(&flights.environment["FLIGHTS_TABLE"]), Some(Intrinsic::Ref("FlightsTable".into())));
+    }
+
+    #[test]
+    fn parameter_overrides_meet_the_parameters_constraints() {
+        let mut t = template();
+        t.override_parameter("SmsTimeoutSeconds", "8").unwrap();
+        assert_eq!(t.functions().unwrap().iter().find(|f| f.binary == "sms").unwrap().timeout, 8);
+        for (name, value) in
+            [("SmsTimeoutSeconds", "61"), ("SmsTimeoutSeconds", "4"), ("SmsTimeoutSeconds", "soon"), ("Stage", "qa")]
+        {
+            let err = t.override_parameter(name, value).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+        assert!(t.override_parameter("NoSuchParameter", "1").is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ async fn setup(topic: Option<&str>) -> Setup {
         outbox: Outbox {
             publisher: AlertPublisher::new(aws_sdk_sns::Client::new(&config), topic),
             dead_letters: DeadLetterQueue::new(sqs.clone(), dead_letters.clone()),
+            metrics: adapters::metrics::Metrics::new(super::METRICS),
         },
         sqs,
         sms_queue: resources.get("SmsQueue").unwrap().reference.clone(),

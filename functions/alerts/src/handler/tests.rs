@@ -37,6 +37,7 @@ async fn setup() -> Setup {
             &NewFlight::validate(req, time::macros::date!(2026 - 12 - 01)).unwrap(),
             "r1",
             OffsetDateTime::now_utc(),
+            &adapters::deadline::Deadline::after(std::time::Duration::from_secs(30)),
         )
         .await
         .unwrap();

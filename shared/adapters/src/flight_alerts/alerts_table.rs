@@ -226,6 +226,7 @@ impl OutboxAlert {
             text: field("message")?.to_owned(),
             // An alert recorded without a correlation id is traced by its own id.
             correlation_id: text("correlationId").or(text("alertId")).unwrap_or_default().to_owned(),
+            resume: None,
         };
         Ok(Self::Publish(message))
     }

@@ -1,119 +1,85 @@
-//! The SMS deliveries table, owned by the SMS function: one record per (alert, passenger)
-//! that makes sending a text idempotent (see `domain::delivery` for the rules).
-//!
-//! A record is `IN_PROGRESS` with a `claimUntil` while a sender works on it, then
-//! `COMPLETED`. Both kinds expire by TTL once no queued message can refer to them.
+//! The SMS deliveries table, owned by the SMS function: one record per (alert, phone
+//! number) that makes sending a text idempotent (see `domain::flight_alerts::delivery`
+//! for the rules and `crate::lease` for the protocol). Records expire by TTL once no
+//! queued message can refer to them.
 
 use aws_sdk_dynamodb::Client;
-use domain::flight_alerts::delivery::{CLAIM_TIMEOUT, COMPLETED_RETENTION, DeliveryState, Refusal, refusal};
+use domain::flight_alerts::delivery::{DeliveryState, RECORD_RETENTION};
 use time::OffsetDateTime;
 
 use crate::Error;
-use crate::dynamo::{TTL_ATTRIBUTE, epoch, get_n, get_s, s};
+use crate::dynamo::{Item, get_opt_s, get_s, s};
+use crate::lease::{Acquire, IN_PROGRESS, Lease, Leases, Ownership};
 
-const IN_PROGRESS: &str = "IN_PROGRESS";
-const COMPLETED: &str = "COMPLETED";
+const SENT: &str = "SENT";
+const FAILED: &str = "FAILED";
 
 #[derive(Debug, Clone)]
 pub struct DeliveriesTable {
-    client: Client,
-    name: String,
+    leases: Leases,
 }
 
 /// The result of trying to claim a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This sender holds the claim and must send, then complete or release.
-    Acquired,
-    Refused(Refusal),
+    /// This sender holds the claim and must send, then record the outcome or release.
+    Acquired(Lease),
+    /// Someone else is sending; their claim lapses at `until`.
+    Held { until: OffsetDateTime },
+    /// Nothing to do: the delivery is `Sent` or `Failed`.
+    Done(DeliveryState),
 }
 
 impl DeliveriesTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self { leases: Leases::new(client, name) }
     }
 
-    /// Claims a delivery: succeeds only when no record exists or an earlier claim lapsed.
-    pub async fn claim(&self, id: &str, now: OffsetDateTime) -> Result<Claim, Error> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.name)
-            .item("id", s(id))
-            .item("state", s(IN_PROGRESS))
-            .item("claimUntil", epoch(now + CLAIM_TIMEOUT))
-            .item(TTL_ATTRIBUTE, epoch(now + COMPLETED_RETENTION))
-            .condition_expression("attribute_not_exists(id) OR (#state = :in_progress AND claimUntil <= :now)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":now", epoch(now))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(Claim::Acquired),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Claim::Refused(refusal(self.state(id).await?, now)))
-            }
-            Err(err) => Err(Error::dynamo("PutItem", err)),
-        }
+    /// Claims a delivery for `owner` until `until` (see `delivery::claim_until`).
+    pub async fn claim(
+        &self,
+        id: &str,
+        owner: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Claim, Error> {
+        Ok(match self.leases.acquire(id, owner, until, now, now + RECORD_RETENTION).await? {
+            Acquire::Acquired(lease) => Claim::Acquired(lease),
+            Acquire::Held { until } => Claim::Held { until },
+            Acquire::Finished(item) => Claim::Done(state_of(&item)?),
+        })
     }
 
     /// Records that the text was handed to the SMS service.
-    pub async fn complete(&self, id: &str, now: OffsetDateTime) -> Result<(), Error> {
-        self.client
-            .update_item()
-            .table_name(&self.name)
-            .key("id", s(id))
-            .update_expression("SET #state = :completed, #ttl = :expires REMOVE claimUntil")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":expires", epoch(now + COMPLETED_RETENTION))
-            .send()
-            .await
-            .map_err(|e| Error::dynamo("UpdateItem", e))?;
-        Ok(())
+    pub async fn sent(&self, lease: &Lease, now: OffsetDateTime) -> Result<Ownership, Error> {
+        self.leases.finish(lease, SENT, &[], now + RECORD_RETENTION).await
     }
 
-    /// Gives a claim back after the send failed, so a retry may send at once.
-    pub async fn release(&self, id: &str) -> Result<(), Error> {
-        let delete = self
-            .client
-            .delete_item()
-            .table_name(&self.name)
-            .key("id", s(id))
-            .condition_expression("#state = :in_progress")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .send()
-            .await;
-        match delete {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(err) => Err(Error::dynamo("DeleteItem", err)),
-        }
+    /// Records that the SMS service refused the number for good, with its error code.
+    pub async fn failed(&self, lease: &Lease, reason: &str, now: OffsetDateTime) -> Result<Ownership, Error> {
+        self.leases.finish(lease, FAILED, &[("reason", s(reason))], now + RECORD_RETENTION).await
+    }
+
+    /// Gives a claim back after a send that certainly did not happen, so a retry may send.
+    pub async fn release(&self, lease: &Lease) -> Result<Ownership, Error> {
+        self.leases.release(lease).await
     }
 
     /// The record's state, read consistently.
     pub async fn state(&self, id: &str) -> Result<Option<DeliveryState>, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .key("id", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::dynamo("GetItem", e))?;
-        let Some(item) = out.item else { return Ok(None) };
-        match get_s(&item, "state")? {
-            COMPLETED => Ok(Some(DeliveryState::Completed)),
-            IN_PROGRESS => {
-                let until: i64 = get_n(&item, "claimUntil")?;
-                let until = OffsetDateTime::from_unix_timestamp(until).map_err(|e| Error::Malformed(e.to_string()))?;
-                Ok(Some(DeliveryState::InProgress { until }))
-            }
-            other => Err(Error::Malformed(format!("unknown delivery state {other}"))),
+        self.leases.get(id).await?.map(|item| state_of(&item)).transpose()
+    }
+}
+
+fn state_of(item: &Item) -> Result<DeliveryState, Error> {
+    match get_s(item, "state")? {
+        SENT => Ok(DeliveryState::Sent),
+        FAILED => Ok(DeliveryState::Failed { reason: get_opt_s(item, "reason").unwrap_or("unknown").to_owned() }),
+        IN_PROGRESS => {
+            let until: i64 = crate::dynamo::get_n(item, "leaseUntil")?;
+            let until = OffsetDateTime::from_unix_timestamp(until).map_err(|e| Error::Malformed(e.to_string()))?;
+            Ok(DeliveryState::InProgress { until })
         }
+        other => Err(Error::Malformed(format!("unknown delivery state {other}"))),
     }
 }

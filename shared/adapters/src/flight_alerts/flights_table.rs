@@ -21,14 +21,15 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
+use crate::deadline::Deadline;
 use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_s, n, parse_s, s};
+use crate::error::AwsFailure;
+use crate::retry::Backoff;
 
 /// DynamoDB's limit of items per BatchWriteItem.
 const BATCH_WRITE_LIMIT: usize = 25;
 /// Batch writes in flight at once while registering a large flight.
 const WRITE_CONCURRENCY: usize = 4;
-/// How often unprocessed items of a batch write are retried before giving up.
-const UNPROCESSED_RETRIES: u32 = 8;
 
 #[derive(Debug, Clone)]
 pub struct FlightsTable {
@@ -76,12 +77,19 @@ impl FlightsTable {
         Self { client, name: name.into() }
     }
 
-    /// Stores a flight and its passengers, unless the flight is registered already.
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stores a flight and its passengers, unless the flight is registered already;
+    /// gives up (with nothing visible) rather than work past `deadline`.
     pub async fn register(
         &self,
         new: &NewFlight,
         registration: &str,
         now: OffsetDateTime,
+        deadline: &Deadline,
     ) -> Result<Registered, Error> {
         let flight = &new.flight;
         let fingerprint = new.fingerprint();
@@ -108,13 +116,13 @@ impl FlightsTable {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
                 let put =
-                    PutRequest::builder().set_item(Some(item)).build().map_err(|e| Error::dynamo("PutRequest", e))?;
+                    PutRequest::builder().set_item(Some(item)).build().map_err(|e| Error::build("PutRequest", e))?;
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, Error>>()?;
         let batches: Vec<Vec<WriteRequest>> = requests.chunks(BATCH_WRITE_LIMIT).map(<[_]>::to_vec).collect();
         stream::iter(batches)
-            .map(|batch| self.write_batch(batch))
+            .map(|batch| self.write_batch(batch, deadline))
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
@@ -156,8 +164,12 @@ impl FlightsTable {
         if existing.fingerprint == fingerprint { Registered::AlreadyRegistered } else { Registered::Conflict }
     }
 
-    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), Error> {
-        for _ in 0..UNPROCESSED_RETRIES {
+    /// Writes one batch. Items DynamoDB leaves unprocessed (throttled, typically on this
+    /// flight's one partition) are resubmitted after a jittered, growing wait, so that
+    /// concurrent batches do not hit the partition again together, until `deadline`.
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>, deadline: &Deadline) -> Result<(), Error> {
+        let mut retries = 0;
+        loop {
             let out = self
                 .client
                 .batch_write_item()
@@ -165,18 +177,24 @@ impl FlightsTable {
                 .send()
                 .await
                 .map_err(|e| Error::dynamo("BatchWriteItem", e))?;
-            // Throttled items come back unprocessed; the SDK's retry layer already backs off
-            // between calls, so resubmitting them is enough.
             match out.unprocessed_items.and_then(|mut m| m.remove(&self.name)) {
                 Some(rest) if !rest.is_empty() => requests = rest,
                 _ => return Ok(()),
             }
+            retries += 1;
+            let wait = Backoff::AWS.wait(retries);
+            if wait >= deadline.remaining() {
+                return Err(Error::Aws(AwsFailure {
+                    service: "DynamoDB",
+                    operation: "BatchWriteItem",
+                    code: "UnprocessedItems".into(),
+                    status: None,
+                    request_id: None,
+                    transient: true,
+                }));
+            }
+            tokio::time::sleep(wait).await;
         }
-        Err(Error::Aws {
-            service: "DynamoDB",
-            operation: "BatchWriteItem",
-            detail: format!("{} items still unprocessed after {UNPROCESSED_RETRIES} attempts", requests.len()),
-        })
     }
 
     /// Reads a flight; `None` when it was never registered (or has expired).
@@ -212,6 +230,9 @@ impl FlightsTable {
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s(&prefix))
             .projection_expression("sk, mobile")
+            // A strongly consistent read: every passenger written before the flight item is
+            // seen, however soon after the registration the alert comes.
+            .consistent_read(true)
             .set_exclusive_start_key(start)
             .limit(limit)
             .send()

@@ -72,6 +72,22 @@ pub struct AlertMessage {
     pub flight_id: String,
     pub text: String,
     pub correlation_id: String,
+    /// Where to carry on: set on the follow-up message an SMS invocation sends when its
+    /// time runs out part way through a flight. Absent on the message an alert starts with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// How far through a flight's passengers (in the order they are stored) delivery got:
+/// every passenger up to and including `after` is accounted for (texted, refused by the
+/// SMS service, or sharing a number that was).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resume {
+    /// The last passenger accounted for.
+    pub after: String,
+    /// How many passengers that is, to compare with the flight's passenger count.
+    pub counted: u32,
 }
 
 impl AlertMessage {
@@ -81,7 +97,14 @@ impl AlertMessage {
             flight_id: alert.flight_id.as_str().to_owned(),
             text: alert.message.clone(),
             correlation_id: correlation_id.to_owned(),
+            resume: None,
         }
+    }
+
+    /// The same alert, to carry on after `resume`.
+    #[must_use]
+    pub fn resumed(&self, resume: Resume) -> Self {
+        Self { resume: Some(resume), ..self.clone() }
     }
 
     /// Reads a message body, checking the ids it carries.
@@ -134,6 +157,12 @@ pub(crate) mod tests {
         assert!(AlertMessage::from_json("{}").is_err());
         assert!(AlertMessage::from_json(&body.replace(ID, "nope")).is_err());
         assert!(AlertMessage::from_json(&body.replace("UA83-2026-12-01", "x")).is_err());
+        assert!(!body.contains("resume"), "a first message says nothing about resuming");
+
+        let resumed = message.resumed(Resume { after: "r1#00099".into(), counted: 100 });
+        let body = serde_json::to_string(&resumed).unwrap();
+        assert!(body.contains(r#""resume":{"after":"r1#00099","counted":100}"#), "{body}");
+        assert_eq!(AlertMessage::from_json(&body).unwrap(), resumed);
     }
 
     #[test]

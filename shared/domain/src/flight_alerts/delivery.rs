@@ -1,53 +1,55 @@
 //! Exactly-once SMS delivery on top of at-least-once messaging.
 //!
-//! Each (alert, passenger) pair has one delivery record. A sender first *claims* it (a
-//! conditional write that succeeds only if no record exists, or if an earlier claim was
-//! abandoned), then sends, then marks it completed. This module holds the rules; the
-//! adapter turns them into DynamoDB condition expressions.
+//! Each (alert, phone number) pair has one delivery record: one text per number per
+//! alert, so a family sharing a phone gets one text, not one each. A sender first
+//! *claims* the record (a lease: see `adapters::lease`), then sends, then records the
+//! outcome: `SENT`, or `FAILED` with the SMS service's reason when the number can never
+//! receive it. This module holds the rules; the adapter turns them into DynamoDB writes.
 
+use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::contact::PhoneNumber;
 use crate::flight_alerts::alert::AlertId;
 
-/// How long a claim holds before another sender may take it over. It must exceed the SMS
-/// function's timeout, so a claim is only taken over from a sender that has really died.
-pub const CLAIM_TIMEOUT: Duration = Duration::seconds(120);
+/// How long a claim outlives the deadline of the invocation that made it: long enough
+/// for a request sent just before the deadline to have been answered. Once it lapses,
+/// the claimant is certainly gone (Lambda ends an invocation at its deadline) and the
+/// next sender takes the record over at once.
+pub const CLAIM_GRACE: Duration = Duration::seconds(10);
 
-/// How long a completed record is kept: longer than a message can live in the queue and
+/// How long a finished record is kept: longer than a message can live in the queue and
 /// its dead-letter queue (14 days), so a replay from either is still recognised.
-pub const COMPLETED_RETENTION: Duration = Duration::days(15);
+pub const RECORD_RETENTION: Duration = Duration::days(15);
 
-/// The delivery record's key.
-pub fn delivery_id(alert: &AlertId, passenger_id: &str) -> String {
-    format!("{alert}#{passenger_id}")
+/// When a claim made by an invocation ending at `deadline` lapses.
+pub fn claim_until(deadline: OffsetDateTime) -> OffsetDateTime {
+    deadline + CLAIM_GRACE
+}
+
+/// The delivery record's key: the alert and a digest of the number, so the table holds
+/// no phone numbers.
+pub fn delivery_id(alert: &AlertId, to: &PhoneNumber) -> String {
+    let digest = Sha256::digest(to.e164().as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{alert}#{hex}")
 }
 
 /// A delivery record as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryState {
     /// Someone claimed it and is sending; the claim lapses at `until`.
     InProgress { until: OffsetDateTime },
     /// The text was handed to the SMS service.
-    Completed,
+    Sent,
+    /// The SMS service refused the number for good; `reason` is its error code.
+    Failed { reason: String },
 }
 
-/// What a sender finds when its claim was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The text went out already: nothing to do.
-    AlreadySent,
-    /// Another sender holds a live claim: try again after it lapses or completes.
-    HeldElsewhere,
-    /// The claim lapsed between the write and the read: try again now.
-    Lapsed,
-}
-
-/// Explains a refused claim from the record read back after the refusal.
-pub fn refusal(existing: Option<DeliveryState>, now: OffsetDateTime) -> Refusal {
-    match existing {
-        Some(DeliveryState::Completed) => Refusal::AlreadySent,
-        Some(DeliveryState::InProgress { until }) if until > now => Refusal::HeldElsewhere,
-        _ => Refusal::Lapsed,
+impl DeliveryState {
+    /// Whether nothing more is to be done for this number.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, DeliveryState::InProgress { .. })
     }
 }
 
@@ -55,22 +57,30 @@ pub fn refusal(existing: Option<DeliveryState>, now: OffsetDateTime) -> Refusal 
 mod tests {
     use super::*;
 
-    const NOW: OffsetDateTime = time::macros::datetime!(2026-12-01 12:00 UTC);
+    const DEADLINE: OffsetDateTime = time::macros::datetime!(2026-12-01 12:00 UTC);
 
     #[test]
-    fn refusals_say_what_to_do_next() {
-        assert_eq!(refusal(Some(DeliveryState::Completed), NOW), Refusal::AlreadySent);
-        assert_eq!(
-            refusal(Some(DeliveryState::InProgress { until: NOW + CLAIM_TIMEOUT }), NOW),
-            Refusal::HeldElsewhere
-        );
-        assert_eq!(refusal(Some(DeliveryState::InProgress { until: NOW }), NOW), Refusal::Lapsed);
-        assert_eq!(refusal(None, NOW), Refusal::Lapsed);
+    fn a_claim_outlives_its_invocation() {
+        assert!(claim_until(DEADLINE) > DEADLINE);
+        assert_eq!(claim_until(DEADLINE) - DEADLINE, CLAIM_GRACE);
     }
 
     #[test]
-    fn ids_pair_alert_and_passenger() {
+    fn ids_pair_the_alert_with_a_digest_of_the_number() {
         let alert = AlertId::parse("01936b2e-1c2a-7def-8abc-0123456789ab").unwrap();
-        assert_eq!(delivery_id(&alert, "r1#00007"), "01936b2e-1c2a-7def-8abc-0123456789ab#r1#00007");
+        let number = PhoneNumber::from_e164("+14155552671").unwrap();
+        let id = delivery_id(&alert, &number);
+        assert!(id.starts_with("01936b2e-1c2a-7def-8abc-0123456789ab#"));
+        assert_eq!(id.len(), 36 + 1 + 32);
+        assert!(!id.contains("4155552671"), "no number in the key");
+        assert_eq!(id, delivery_id(&alert, &PhoneNumber::from_e164("+14155552671").unwrap()), "stable");
+        assert_ne!(id, delivery_id(&alert, &PhoneNumber::from_e164("+14155552672").unwrap()));
+    }
+
+    #[test]
+    fn only_claims_in_progress_leave_work_to_do() {
+        assert!(DeliveryState::Sent.is_final());
+        assert!(DeliveryState::Failed { reason: "InvalidParameter".into() }.is_final());
+        assert!(!DeliveryState::InProgress { until: DEADLINE }.is_final());
     }
 }

@@ -12,6 +12,13 @@ use crate::validation::{Collector, Invalid};
 /// charters and test loads fit, while one request stays well inside API Gateway's 10 MB.
 pub const MAX_PASSENGERS: usize = 5_000;
 
+/// Most passengers of one flight that may share a mobile number: a family or a group
+/// travelling together. A number receives one text per alert however many passengers
+/// share it; the bound keeps a registration from pointing a whole flight at a stranger's
+/// phone. With it, one alert costs at most one text per distinct number (at most 5,000),
+/// each a single SMS segment (`sms_text`).
+pub const MAX_PASSENGERS_PER_NUMBER: usize = 10;
+
 /// How long flight data is kept after departure before DynamoDB's TTL removes it.
 pub const RETENTION_AFTER_DEPARTURE: Duration = Duration::days(30);
 
@@ -274,8 +281,17 @@ impl NewFlight {
                 c.push("passengers", format!("must list at most {MAX_PASSENGERS} passengers"))
             }
             Some(list) => {
+                let mut sharing = std::collections::HashMap::<String, usize>::new();
                 for (i, p) in list.into_iter().enumerate() {
                     if let Some(p) = p.validate(&format!("passengers[{i}]"), &mut c) {
+                        let count = sharing.entry(p.mobile.e164().to_owned()).or_default();
+                        *count += 1;
+                        if *count == MAX_PASSENGERS_PER_NUMBER + 1 {
+                            c.push(
+                                &format!("passengers[{i}].mobile"),
+                                format!("is shared by more than {MAX_PASSENGERS_PER_NUMBER} passengers of this flight"),
+                            );
+                        }
                         passengers.push(p);
                     }
                 }
@@ -391,6 +407,36 @@ mod tests {
         {
             assert!(FlightId::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn a_family_may_share_a_phone_but_not_a_whole_flight() {
+        let passengers = |n: usize, mobile: &str| -> Vec<PassengerRequest> {
+            (0..n)
+                .map(|i| {
+                    serde_json::from_value(
+                        serde_json::json!({"name": format!("P{i}"), "email": "p@example.com", "mobile": mobile}),
+                    )
+                    .unwrap()
+                })
+                .collect()
+        };
+        let mut family = request();
+        family.passengers = Some(passengers(MAX_PASSENGERS_PER_NUMBER, "+447911123456"));
+        assert!(NewFlight::validate(family, TODAY).is_ok());
+
+        let mut flood = request();
+        let mut list = passengers(500, "+447911123456");
+        list.extend(passengers(3, "+447911123457"));
+        flood.passengers = Some(list);
+        let invalid = NewFlight::validate(flood, TODAY).unwrap_err();
+        let fields: Vec<&str> = invalid.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [format!("passengers[{MAX_PASSENGERS_PER_NUMBER}].mobile")],
+            "named once, where it tips over"
+        );
+        assert!(invalid.0[0].detail.contains("shared by more than 10"), "{invalid:?}");
     }
 
     #[test]

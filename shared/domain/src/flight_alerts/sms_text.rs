@@ -1,12 +1,15 @@
-//! The text a passenger receives. It must fit one SMS segment (160 GSM-7 characters),
-//! so the reason is shortened when needed, and it carries no personal data.
+//! The text a passenger receives. It must fit one SMS segment: 160 characters of the GSM
+//! 7-bit alphabet (`crate::gsm7`), whose accented letters (é, ü, ñ, ...) cost nothing
+//! extra; the reason is transliterated into that alphabet and shortened when needed. It
+//! carries no personal data.
 
 use time::OffsetDateTime;
 
 use crate::flight_alerts::flight::Flight;
 use crate::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
+use crate::gsm7::Gsm7Text;
 
-/// Characters in one SMS segment of the GSM-7 alphabet.
+/// Septets in one SMS segment.
 pub const SEGMENT: usize = 160;
 
 pub fn compose(flight: &Flight, event: &FlightEvent) -> String {
@@ -24,53 +27,23 @@ pub fn compose(flight: &Flight, event: &FlightEvent) -> String {
         FlightEventKind::Cancellation => " cancelled.".to_owned(),
         FlightEventKind::GateChange { gate } => format!(" gate changed to {gate}."),
     };
-    let prefix = format!("{head}{what} Reason: ");
-    let room = SEGMENT.saturating_sub(prefix.chars().count());
-    format!("{prefix}{}", shorten(&gsm_safe(&event.reason), room))
+    let prefix = Gsm7Text::from_text(&format!("{head}{what} Reason: "));
+    let room = SEGMENT.saturating_sub(prefix.septets());
+    format!("{prefix}{}", shorten(&Gsm7Text::from_text(&event.reason), room))
 }
 
-/// Replaces characters outside the basic GSM-7 alphabet, which would switch the whole
-/// message to UCS-2 and cut a segment to 70 characters.
-fn gsm_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            'a'..='z'
-            | 'A'..='Z'
-            | '0'..='9'
-            | ' '
-            | '.'
-            | ','
-            | '-'
-            | ':'
-            | ';'
-            | '!'
-            | '?'
-            | '\''
-            | '"'
-            | '('
-            | ')'
-            | '/'
-            | '&'
-            | '+'
-            | '='
-            | '%'
-            | '#'
-            | '*'
-            | '@' => c,
-            '\u{2018}' | '\u{2019}' => '\'',
-            '\u{201C}' | '\u{201D}' => '"',
-            '\u{2013}' | '\u{2014}' => '-',
-            _ => '?',
-        })
-        .collect()
+/// SMS segments a text costs once in the GSM 7-bit alphabet, as SMS is priced.
+pub fn segments(text: &str) -> usize {
+    Gsm7Text::from_text(text).segments()
 }
 
-fn shorten(text: &str, room: usize) -> String {
-    if text.chars().count() <= room {
-        return text.to_owned();
+fn shorten(text: &Gsm7Text, room: usize) -> String {
+    let (whole, cut) = text.truncate_to(room);
+    if !cut {
+        return whole.to_string();
     }
-    let kept: String = text.chars().take(room.saturating_sub(3)).collect();
-    format!("{}...", kept.trim_end())
+    let (kept, _) = text.truncate_to(room.saturating_sub(3));
+    format!("{}...", kept.as_str().trim_end())
 }
 
 fn day_month(at: OffsetDateTime) -> String {
@@ -109,14 +82,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn accents_reach_phones_as_written() {
+        let flight = crate::flight_alerts::alert::tests::flight();
+        let reason = "Météo: neige à Zürich – vol annulé…";
+        let text = compose(&flight, &event(FlightEventKind::Cancellation, reason));
+        assert_eq!(text, "UA83 SFO-JFK 01 Dec: cancelled. Reason: Météo: neige à Zürich - vol annulé...");
+        assert_eq!(segments(&text), 1);
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_to_the_segment_and_says_so() {
+        let flight = crate::flight_alerts::alert::tests::flight();
+        // Extension characters ({, €) cost two septets each: the cut counts them so.
+        let text = compose(&flight, &event(FlightEventKind::Cancellation, &"€{ ".repeat(100)));
+        let encoded = Gsm7Text::from_text(&text);
+        assert!(encoded.septets() <= SEGMENT && encoded.septets() >= SEGMENT - 5, "{}", encoded.septets());
+        assert!(text.ends_with("..."));
+        assert_eq!(segments(&text), 1);
+    }
+
     proptest! {
         #[test]
         fn every_text_fits_one_gsm_segment(reason in "\\PC{1,200}") {
             let flight = crate::flight_alerts::alert::tests::flight();
             let text = compose(&flight, &event(FlightEventKind::GateChange { gate: "B22".into() }, &reason));
-            prop_assert!(text.chars().count() <= SEGMENT);
             prop_assert!(text.starts_with("UA83 SFO-JFK 01 Dec: gate changed to B22. Reason: "));
-            prop_assert!(text.is_ascii());
+            prop_assert!(text.chars().all(|c| crate::gsm7::is_default(c) || crate::gsm7::is_extension(c)), "{}", text);
+            prop_assert!(Gsm7Text::from_text(&text).septets() <= SEGMENT);
+            prop_assert_eq!(segments(&text), 1);
         }
     }
 }
