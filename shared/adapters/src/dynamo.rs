@@ -2,9 +2,14 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::Error;
+use crate::deadline::Deadline;
+use crate::error::AwsFailure;
+use crate::retry::Backoff;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -54,4 +59,63 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 /// TTL attributes hold epoch seconds.
 pub fn epoch(at: time::OffsetDateTime) -> AttributeValue {
     n(at.unix_timestamp())
+}
+
+/// DynamoDB's limit of items per BatchWriteItem.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// Batch writes in flight at once.
+const WRITE_CONCURRENCY: usize = 4;
+
+/// Writes (or deletes) many items, 25 a call, a few calls at once. Not atomic: callers
+/// make the result visible afterwards with one conditional write (a commit point).
+pub async fn write_all(
+    client: &Client,
+    table: &str,
+    requests: Vec<WriteRequest>,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let batches: Vec<Vec<WriteRequest>> = requests.chunks(BATCH_WRITE_LIMIT).map(<[_]>::to_vec).collect();
+    stream::iter(batches)
+        .map(|batch| write_batch(client, table, batch, deadline))
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+/// Writes one batch. Items DynamoDB leaves unprocessed (throttled, typically on one hot
+/// partition) are resubmitted after a jittered, growing wait, so that concurrent batches
+/// do not hit the partition again together, until `deadline`.
+async fn write_batch(
+    client: &Client,
+    table: &str,
+    mut requests: Vec<WriteRequest>,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let mut retries = 0;
+    loop {
+        let out = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("BatchWriteItem", e))?;
+        match out.unprocessed_items.and_then(|mut m| m.remove(table)) {
+            Some(rest) if !rest.is_empty() => requests = rest,
+            _ => return Ok(()),
+        }
+        retries += 1;
+        let wait = Backoff::AWS.wait(retries);
+        if wait >= deadline.remaining() {
+            return Err(Error::Aws(AwsFailure {
+                service: "DynamoDB",
+                operation: "BatchWriteItem",
+                code: "UnprocessedItems".into(),
+                status: None,
+                request_id: None,
+                transient: true,
+            }));
+        }
+        tokio::time::sleep(wait).await;
+    }
 }

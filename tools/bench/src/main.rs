@@ -39,6 +39,13 @@ pub enum Error {
 const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
 const PRICE_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
 const MEMORY_GB: f64 = 128.0 / 1024.0;
+/// The text the sms row sends to each of its three passengers.
+const SMS_TEXT: &str = "BM1 SFO-JFK 01 Dec: cancelled. Reason: Bench";
+const TEXTS_PER_SMS_INVOCATION: usize = 3;
+/// An assumed price per SMS segment: SMS is billed per segment, at a price that depends
+/// on the destination country and route (this is of the order of a US text's base price
+/// before carrier fees); it dwarfs Lambda's.
+const ASSUMED_PRICE_PER_SEGMENT: f64 = 0.0058;
 /// The flight every read uses, registered thirty days ahead (see `departure_date`).
 fn flight_id() -> String {
     format!("BM1-{}", departure_date())
@@ -269,7 +276,7 @@ async fn run(o: Options) -> Result<(), Error> {
             Box::new(|| {
                 let alert = json!({
                     "alertId": uuid::Uuid::now_v7().to_string(), "flightId": flight_id(),
-                    "text": "BM1 SFO-JFK 01 Dec: cancelled. Reason: Bench", "correlationId": "bench"
+                    "text": SMS_TEXT, "correlationId": "bench"
                 });
                 json!({"Records": [{
                     "messageId": uuid::Uuid::new_v4().to_string(), "receiptHandle": "r", "body": alert.to_string(),
@@ -380,6 +387,14 @@ fn print_report(o: &Options, rows: &[Row], workspace: &Path) {
             r.rss_mib,
             instructions,
             r.cost_per_million()
+        );
+    }
+    if let Some(sms) = rows.iter().find(|r| r.label.starts_with("sms")) {
+        let segments = TEXTS_PER_SMS_INVOCATION * domain::flight_alerts::sms_text::segments(SMS_TEXT);
+        println!(
+            "\nSMS is billed per segment: the sms row sends {segments} segments per invocation, ${:.0} per 1M invocations at an assumed ${ASSUMED_PRICE_PER_SEGMENT} a segment, next to ${:.2} of Lambda",
+            segments as f64 * ASSUMED_PRICE_PER_SEGMENT * 1_000_000.0,
+            sms.cost_per_million()
         );
     }
     let rust = rows.iter().find(|r| r.label.starts_with("flights GET"));

@@ -164,7 +164,15 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return refuse(Refusal::RequestTooLarge, ""),
+            Err(_) => {
+                // The rest of the body is never read, so the connection cannot carry another
+                // request: say so, or a client reusing it fails its next request.
+                let mut response = refuse(Refusal::RequestTooLarge, "");
+                response
+                    .headers_mut()
+                    .insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+                return response;
+            }
         };
         if let Some((refusal, validation)) = self.check(route, &parts, &params, &body) {
             return refuse(refusal, &validation);

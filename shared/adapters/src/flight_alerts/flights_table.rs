@@ -16,20 +16,12 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use domain::PhoneNumber;
 use domain::flight_alerts::flight::{AirportCode, Carrier, FlightNumber, format_date, parse_date};
 use domain::flight_alerts::{Flight, FlightId, NewFlight, Passenger};
-use futures::{StreamExt, TryStreamExt, stream};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
 use crate::deadline::Deadline;
 use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_s, n, parse_s, s};
-use crate::error::AwsFailure;
-use crate::retry::Backoff;
-
-/// DynamoDB's limit of items per BatchWriteItem.
-const BATCH_WRITE_LIMIT: usize = 25;
-/// Batch writes in flight at once while registering a large flight.
-const WRITE_CONCURRENCY: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct FlightsTable {
@@ -120,12 +112,7 @@ impl FlightsTable {
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, Error>>()?;
-        let batches: Vec<Vec<WriteRequest>> = requests.chunks(BATCH_WRITE_LIMIT).map(<[_]>::to_vec).collect();
-        stream::iter(batches)
-            .map(|batch| self.write_batch(batch, deadline))
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
+        crate::dynamo::write_all(&self.client, &self.name, requests, deadline).await?;
 
         let departure = flight.scheduled_departure.format(&Rfc3339).map_err(|e| Error::Malformed(e.to_string()))?;
         let put = self
@@ -162,39 +149,6 @@ impl FlightsTable {
 
     fn compare(existing: &StoredFlight, fingerprint: &str) -> Registered {
         if existing.fingerprint == fingerprint { Registered::AlreadyRegistered } else { Registered::Conflict }
-    }
-
-    /// Writes one batch. Items DynamoDB leaves unprocessed (throttled, typically on this
-    /// flight's one partition) are resubmitted after a jittered, growing wait, so that
-    /// concurrent batches do not hit the partition again together, until `deadline`.
-    async fn write_batch(&self, mut requests: Vec<WriteRequest>, deadline: &Deadline) -> Result<(), Error> {
-        let mut retries = 0;
-        loop {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.name, requests)
-                .send()
-                .await
-                .map_err(|e| Error::dynamo("BatchWriteItem", e))?;
-            match out.unprocessed_items.and_then(|mut m| m.remove(&self.name)) {
-                Some(rest) if !rest.is_empty() => requests = rest,
-                _ => return Ok(()),
-            }
-            retries += 1;
-            let wait = Backoff::AWS.wait(retries);
-            if wait >= deadline.remaining() {
-                return Err(Error::Aws(AwsFailure {
-                    service: "DynamoDB",
-                    operation: "BatchWriteItem",
-                    code: "UnprocessedItems".into(),
-                    status: None,
-                    request_id: None,
-                    transient: true,
-                }));
-            }
-            tokio::time::sleep(wait).await;
-        }
     }
 
     /// Reads a flight; `None` when it was never registered (or has expired).
