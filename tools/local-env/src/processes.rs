@@ -38,10 +38,13 @@ fn tool(venv: &Path, name: &str) -> Result<PathBuf, Error> {
 /// Starts moto's server on 127.0.0.1 and returns it with its port. With port 0, moto
 /// binds a free port itself and says which, so environments started side by side never
 /// race for a port (or, worse, end up sharing one moto).
+/// moto's server with DynamoDB's conditional writes made atomic (see the script).
+const MOTO_SERVER: &str = include_str!("../moto/serve.py");
+
 pub async fn start_moto(venv: &Path, port: u16, quiet: bool) -> Result<(Child, u16), Error> {
-    let mut command = Command::new(tool(venv, "moto_server")?);
+    let mut command = Command::new(tool(venv, "python")?);
     command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-c", MOTO_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
