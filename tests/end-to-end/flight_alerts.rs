@@ -209,7 +209,13 @@ async fn five_hundred_passengers_with_sns_throttling_and_dynamodb_failing_get_ex
     assert!(faults["injected"]["dynamodb:*=5xx:0.05"].as_u64().unwrap() > 0, "{faults}");
     // Nothing was given up on.
     assert!(dead_letters(&env).await.is_empty());
-    assert_eq!(env.metric_total("sms", "TextsSent"), 500);
+    // Counted as each invocation ends: 500 texts sent, not one more.
+    let sent = testkit::eventually(Duration::from_secs(30), "the texts counted", || async {
+        let sent = env.metric_total("sms", "TextsSent");
+        (sent >= 500).then_some(sent)
+    })
+    .await;
+    assert_eq!(sent, 500);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -237,7 +243,12 @@ async fn a_number_sns_refuses_is_recorded_failed_and_everyone_else_is_texted_onc
     .await;
     assert_eq!(failed, ["InvalidParameter"]);
     assert!(!testkit::texts_by_number(env.moto()).await.contains_key(&mobiles[3]));
-    assert_eq!(env.metric_total("sms", "TextsFailed"), 1);
+    let failed_count = testkit::eventually(Duration::from_secs(30), "the refusal counted", || async {
+        let failed = env.metric_total("sms", "TextsFailed");
+        (failed >= 1).then_some(failed)
+    })
+    .await;
+    assert_eq!(failed_count, 1);
     let deliveries = env.invocations().iter().filter(|i| i["source"] == "sqs:SmsQueue").count();
     assert_eq!(deliveries, 1, "delivered in one invocation, not retried");
     assert!(dead_letters(&env).await.is_empty());
@@ -282,7 +293,11 @@ async fn an_sms_invocation_cut_off_by_its_timeout_texts_nobody_twice() {
     let counts = texts_once_all_arrived(&env, &mobiles, Duration::from_secs(120)).await;
     assert_eq!(counts, vec![1; 40], "exactly one text each");
     assert!(dead_letters(&env).await.is_empty());
-    assert!(env.metric_total("sms", "ClaimTakeovers") >= 1, "the stuck text's claim was taken over once it lapsed");
+    // The stuck text's claim was taken over once it lapsed (counted as that invocation ends).
+    testkit::eventually(Duration::from_secs(30), "the takeover counted", || async {
+        (env.metric_total("sms", "ClaimTakeovers") >= 1).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
