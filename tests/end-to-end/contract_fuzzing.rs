@@ -23,10 +23,13 @@ fn the_contract_holds_under_fuzzing() {
         .env("PYTHONPATH", ".")
         .args(["run", "../../../openapi.yaml", "--url", env.ready["api"].as_str().unwrap()])
         .args(["--header", &format!("x-api-key: {key}")])
-        .args(["--max-examples", "60", "--seed", "20261124", "--workers", "2"])
+        // One worker: Python 3.11's AST conversion keeps its recursion depth per interpreter,
+        // not per thread, and hypothesis parses sources while generating, so two workers now
+        // and then fail with "AST constructor recursion depth mismatch".
+        .args(["--max-examples", "60", "--seed", "20261124", "--workers", "1"])
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "schemathesis found something:\n{report}");
-    assert!(report.contains("4 selected / 4 total"), "every operation was fuzzed:\n{report}");
+    assert!(report.contains("Selected: 9/9") && report.contains("Tested: 9"), "every operation was fuzzed:\n{report}");
 }

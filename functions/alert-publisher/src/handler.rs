@@ -7,8 +7,9 @@
 //! Publishing an alert twice is harmless: the SMS function texts each passenger once per alert.
 
 use adapters::batch::{NotStream, process_stream};
+use adapters::dead_letter_queue::DeadLetterQueue;
 use adapters::flight_alerts::alerts_table::OutboxAlert;
-use adapters::flight_alerts::publish::{AlertPublisher, DeadLetterQueue};
+use adapters::flight_alerts::publish::AlertPublisher;
 use adapters::metrics::Metrics;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;

@@ -3,7 +3,8 @@
 //! if and only if it was recorded, however the alerts function's request ended.
 
 use adapters::config::{self, SnsClient};
-use adapters::flight_alerts::publish::{AlertPublisher, DeadLetterQueue};
+use adapters::dead_letter_queue::DeadLetterQueue;
+use adapters::flight_alerts::publish::AlertPublisher;
 use adapters::logging;
 use adapters::metrics::Metrics;
 use aws_lambda_events::event::dynamodb::Event;

@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod dead_letter_queue;
 pub mod deadline;
 pub mod dynamo;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod logging;
 pub mod metrics;
 pub mod problem;
 pub mod rate_limit;
+pub mod recommendations;
 pub mod retry;
 
 pub use error::Error;

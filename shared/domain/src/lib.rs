@@ -10,6 +10,7 @@ pub mod flight_alerts;
 pub mod gsm7;
 pub mod idempotency_key;
 pub mod pagination;
+pub mod recommendations;
 pub mod validation;
 
 pub use contact::{Email, PhoneNumber};

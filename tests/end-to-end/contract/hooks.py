@@ -7,7 +7,12 @@ fuzzer the same rules, so that the data it calls valid is what the API accepts:
   10 passengers of a flight;
 - `format: date` (a departure date): within the window around today;
 - a registration's departure time falls on its date, and its origin is not its destination;
-- `format: cursor`: the `nextCursor` of the same flight's listing.
+- `format: cursor`: the `nextCursor` of the same flight's listing; a collection's cursor
+  names the collection's generation, which only a previous page knows, so a valid listing
+  of a collection starts from its first page (paging is tested in the collections
+  function's tests);
+- a collection names each product once; a change names each product once, in `upsert`
+  or in `remove`, and at most 99 products in all.
 
 Only parts generated as valid are adjusted: invalid ones are left for the fuzzer to send,
 and the API must refuse them.
@@ -59,6 +64,17 @@ def _valid(case, location):
     return info is not None and info.mode == GenerationMode.POSITIVE
 
 
+def _first_of_each(products, seen):
+    """The products (or product ids) whose id is not in `seen`, each id once."""
+    kept = []
+    for product in products:
+        product_id = product.get("productId") if isinstance(product, dict) else product
+        if product_id not in seen:
+            seen.add(product_id)
+            kept.append(product)
+    return kept
+
+
 @schemathesis.hook
 def map_case(context, case):
     operation = case.operation.definition.raw.get("operationId")
@@ -74,6 +90,21 @@ def map_case(context, case):
         origin, destination = body.get("origin"), body.get("destination")
         if isinstance(origin, str) and isinstance(destination, str) and origin.upper() == destination.upper():
             body["destination"] = "ZZZ" if origin.upper() != "ZZZ" else "YYY"
+    if operation == "getCollection" and isinstance(case.query, dict) and _valid(case, "query"):
+        case.query.pop("cursor", None)
+    if operation == "replaceCollection" and isinstance(case.body, dict) and _valid(case, "body"):
+        if isinstance(case.body.get("products"), list):
+            case.body["products"] = _first_of_each(case.body["products"], set())
+    if operation == "changeCollection" and isinstance(case.body, dict) and _valid(case, "body"):
+        seen = set()
+        for part in ("upsert", "remove"):
+            if isinstance(case.body.get(part), list):
+                case.body[part] = _first_of_each(case.body[part], seen)
+        room = 99
+        for part in ("upsert", "remove"):
+            if isinstance(case.body.get(part), list):
+                case.body[part] = case.body[part][:room]
+                room -= len(case.body[part])
     if operation == "listAlerts" and isinstance(case.query, dict) and "cursor" in case.query and _valid(case, "query"):
         case.query["cursor"] = _cursor(case.query.get("flightId", ""))
     return case

@@ -90,7 +90,15 @@ pub struct PolicyStatement {
 impl PolicyStatement {
     /// The logical ids this statement's resources reference (`!GetAtt X.Arn`, `!Ref X`).
     pub fn resource_ids(&self) -> Vec<String> {
-        self.resources.iter().filter_map(|r| target(Some(r))).collect()
+        self.resources
+            .iter()
+            .flat_map(|r| match intrinsic(r) {
+                Some(Intrinsic::Ref(id) | Intrinsic::GetAtt(id, _)) => vec![id],
+                // `!Sub "${Bucket.Arn}/*"`: the resources its variables name.
+                Some(Intrinsic::Sub(text, _)) => sub_references(&text),
+                None => Vec::new(),
+            })
+            .collect()
     }
 }
 
@@ -193,6 +201,17 @@ pub fn unsupported_intrinsic(value: &Value) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The logical ids a `!Sub` text's `${X}` and `${X.Attribute}` variables name (pseudo
+/// parameters such as `${AWS::Region}` excluded).
+pub fn sub_references(text: &str) -> Vec<String> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(variable, _)| variable.split('.').next().unwrap_or(variable).to_owned())
+        .filter(|id| !id.contains("::") && !id.starts_with('!'))
+        .collect()
 }
 
 /// The logical id a `!Ref X` or `!GetAtt X.Arn` points at.
@@ -431,8 +450,11 @@ mod tests {
         let t = template();
         let mut tables: Vec<String> = t.of_type("AWS::DynamoDB::Table").into_iter().map(|(id, _)| id).collect();
         tables.sort();
-        assert_eq!(tables, ["AlertsTable", "FlightsTable", "SmsDeliveriesTable"]);
-        assert_eq!(t.topics(), ["AlertsTopic", "AlarmTopic"]);
+        assert_eq!(
+            tables,
+            ["AlertsTable", "CollectionsTable", "FeedbackTable", "FlightsTable", "ModelsTable", "SmsDeliveriesTable"]
+        );
+        assert_eq!(t.topics(), ["AlertsTopic", "CollectionChangesTopic", "AlarmTopic"]);
         let queues = t.queues().unwrap();
         let sms = queues.iter().find(|q| q.logical_id == "SmsQueue").unwrap();
         assert_eq!(sms.redrive, Some(("SmsDeadLetterQueue".into(), 5)));
@@ -469,6 +491,13 @@ mod tests {
             assert!(err.contains(name), "{err}");
         }
         assert!(t.override_parameter("NoSuchParameter", "1").is_err());
+    }
+
+    #[test]
+    fn sub_texts_name_the_resources_of_their_variables() {
+        assert_eq!(sub_references("${ModelsBucket.Arn}/*"), ["ModelsBucket"]);
+        assert_eq!(sub_references("arn:aws:s3:::${Bucket}/${AWS::Region}/${Other.Arn}"), ["Bucket", "Other"]);
+        assert!(sub_references("no variables, ${!Literal}").is_empty());
     }
 
     #[test]

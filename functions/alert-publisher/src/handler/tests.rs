@@ -3,7 +3,8 @@
 //! dead-lettered, a failed publish reported so the stream retries from it.
 
 use super::{Outbox, handle};
-use adapters::flight_alerts::publish::{AlertPublisher, DeadLetterQueue};
+use adapters::dead_letter_queue::DeadLetterQueue;
+use adapters::flight_alerts::publish::AlertPublisher;
 use aws_lambda_events::event::dynamodb::Event;
 use domain::flight_alerts::AlertMessage;
 use serde_json::{Value, json};

@@ -51,32 +51,6 @@ impl AlertPublisher {
     }
 }
 
-/// A dead-letter queue a function writes to itself: for records that can never be
-/// processed, kept with the reason, so a person can look (an alarm watches its depth).
-#[derive(Debug, Clone)]
-pub struct DeadLetterQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl DeadLetterQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self { client, url: url.into() }
-    }
-
-    pub async fn send(&self, reason: &str, record: &serde_json::Value) -> Result<(), Error> {
-        let body = serde_json::json!({"reason": reason, "record": record}).to_string();
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| Error::aws("SQS", "SendMessage", e))?;
-        Ok(())
-    }
-}
-
 /// The SMS queue, as its consumer sees it: where an SMS invocation whose time runs out
 /// part way through a flight leaves the rest of the alert for the next invocation.
 #[derive(Debug, Clone)]

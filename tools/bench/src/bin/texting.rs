@@ -9,12 +9,16 @@
 //!   --bin-dir DIR     the function binaries (default target/release)
 //!   --local-env PATH  the local environment's binary (default target/debug/local-env)
 
-use std::io::{BufRead, BufReader};
+#![allow(dead_code)] // `local` serves several binaries
+
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+#[path = "../local.rs"]
+mod local;
 
 struct Options {
     passengers: usize,
@@ -46,40 +50,6 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-/// The local environment, stopped on drop.
-struct LocalEnv(Child);
-
-impl Drop for LocalEnv {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(o: &Options) -> Result<(LocalEnv, Value), String> {
-    let state = std::env::temp_dir().join(format!("texting-{}", uuid::Uuid::new_v4().simple()));
-    let mut child = Command::new(&o.local_env)
-        .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--lambda-port", "0", "--control-port", "0"])
-        .arg("--bin-dir")
-        .arg(&o.bin_dir)
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["--parameter", &format!("SmsTextsPerSecond={}", o.rate)])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e} (build it: cargo build -p local-env)", o.local_env.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let env = LocalEnv(child);
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(ready) = line.strip_prefix("READY ") {
-            return Ok((env, serde_json::from_str(ready).map_err(|e| e.to_string())?));
-        }
-    }
-    Err("the local environment stopped before it was ready".into())
-}
-
 /// Texts moto has recorded to numbers starting with `prefix`.
 async fn texts_to(moto: &str, prefix: &str) -> Result<usize, String> {
     let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
@@ -97,11 +67,9 @@ async fn texts_to(moto: &str, prefix: &str) -> Result<usize, String> {
 }
 
 async fn run(o: Options) -> Result<(), String> {
-    let (_env, ready) = start(&o)?;
-    let (api, moto) = (ready["api"].as_str().unwrap_or_default(), ready["moto"].as_str().unwrap_or_default());
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("x-api-key", ready["apiKey"].as_str().unwrap_or_default().parse().map_err(|_| "api key")?);
-    let http = reqwest::Client::builder().default_headers(headers).build().map_err(|e| e.to_string())?;
+    let env = local::LocalEnv::start(&o.local_env, &o.bin_dir, &[format!("SmsTextsPerSecond={}", o.rate)])?;
+    let (api, moto) = (env.api(""), env.moto().to_owned());
+    let http = env.client()?;
 
     let date = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date();
     let date = format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day());
@@ -131,7 +99,7 @@ async fn run(o: Options) -> Result<(), String> {
     let accepted = started.elapsed();
     let mut first = None;
     loop {
-        let sent = texts_to(moto, "+14157").await?;
+        let sent = texts_to(&moto, "+14157").await?;
         if sent > 0 && first.is_none() {
             first = Some(started.elapsed());
         }

@@ -1,0 +1,161 @@
+//! `retraining`: how long a store's collection change takes to become the store's model,
+//! end to end in the local environment, and what the retrainer's invocation cost: from
+//! `PUT /stores/{id}/collection` answered to the recommender serving the new model
+//! version, with the retrainer's duration, init and peak memory from the invocation log.
+//! Then a warm recommendation's latency as a client sees it. Prints figures; asserts none.
+//!
+//! Options:
+//!   --products N      products in the collection (default 10000)
+//!   --stores N        stores, each changed once after the first (default 3)
+//!   --bin-dir DIR     the function binaries (default target/release)
+//!   --local-env PATH  the local environment's binary (default target/debug/local-env)
+
+#![allow(dead_code)] // `local` serves several binaries
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[path = "../local.rs"]
+mod local;
+
+struct Options {
+    products: usize,
+    stores: usize,
+    bin_dir: PathBuf,
+    local_env: PathBuf,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        products: 10_000,
+        stores: 3,
+        bin_dir: "target/release".into(),
+        local_env: "target/debug/local-env".into(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--products" => {
+                o.products = value()?.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or("1 to 10000 products")?
+            }
+            "--stores" => o.stores = value()?.parse().ok().filter(|n| (1..=50).contains(n)).ok_or("1 to 50 stores")?,
+            "--bin-dir" => o.bin_dir = value()?.into(),
+            "--local-env" => o.local_env = value()?.into(),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+/// A collection of `n` products over 300 tags, a few tags each, popular tags more often.
+fn collection(n: usize) -> Value {
+    let products: Vec<Value> = (0..n)
+        .map(|i| {
+            let tags: Vec<String> = (0..1 + i % 4).map(|k| format!("tag-{}", (i * 7 + k * 13) % (1 + (i % 300)))).collect();
+            json!({"productId": format!("p-{i:05}"), "name": format!("Product {i}"), "tags": tags, "available": i % 10 != 0})
+        })
+        .collect();
+    json!({ "products": products })
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+async fn run(o: Options) -> Result<(), String> {
+    let env = local::LocalEnv::start(&o.local_env, &o.bin_dir, &[])?;
+    let http = env.client()?;
+    let body = collection(o.products);
+    let mut to_model = Vec::new();
+    for s in 0..o.stores {
+        let store = format!("bench-store-{s}");
+        for round in 0..2 {
+            let started = Instant::now();
+            let put = http
+                .put(env.api(&format!("/stores/{store}/collection")))
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if put.status() != 200 {
+                return Err(format!("PUT answered {}", put.status()));
+            }
+            let version = put.json::<Value>().await.map_err(|e| e.to_string())?["version"].as_u64().unwrap_or(0);
+            let url = env.api(&format!("/stores/{store}/recommendations?tags=tag-1&limit=5"));
+            loop {
+                let answer: Value =
+                    http.get(&url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+                if answer["modelVersion"].as_u64().unwrap_or(0) >= version {
+                    break;
+                }
+                if started.elapsed() > Duration::from_secs(120) {
+                    return Err("no model after two minutes".into());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if round == 1 {
+                to_model.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    // Warm recommendations, as a client of the local API sees them (moto answers the
+    // model pointer read and the feedback write).
+    let store = "bench-store-0";
+    let url = env.api(&format!("/stores/{store}/recommendations?tags=tag-1,tag-2&limit=10"));
+    let mut warm = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let answer = http.get(&url).send().await.map_err(|e| e.to_string())?;
+        if answer.status() != 200 {
+            return Err(format!("recommendations answered {}", answer.status()));
+        }
+        warm.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let log = env.invocations().await?;
+    let retrains: Vec<&Value> =
+        log.iter().filter(|i| i["source"] == "sqs:RetrainQueue" && i["outcome"] == "ok").collect();
+    let mut durations: Vec<f64> = retrains.iter().filter_map(|i| i["durationMs"].as_f64()).collect();
+    let peak = retrains.iter().filter_map(|i| i["peakMemoryMiB"].as_f64()).fold(0.0, f64::max);
+    let init: Vec<f64> = retrains.iter().filter_map(|i| i["initMs"].as_f64()).collect();
+    let recommends: Vec<&Value> =
+        log.iter().filter(|i| i["source"] == "api:GET /stores/{storeId}/recommendations").collect();
+    let mut recommend_ms: Vec<f64> = recommends.iter().filter_map(|i| i["durationMs"].as_f64()).collect();
+    let recommend_peak = recommends.iter().filter_map(|i| i["peakMemoryMiB"].as_f64()).fold(0.0, f64::max);
+    println!("products per store        {}", o.products);
+    println!("stores                    {} (each put twice: the second retrain is measured)", o.stores);
+    println!("change to model p50       {:.0} ms (PUT answered to the new model served)", median(&mut to_model));
+    println!("retrainer invocations     {} ok", retrains.len());
+    println!("retrainer duration p50    {:.0} ms", median(&mut durations));
+    println!("retrainer init            {init:?} ms");
+    println!("retrainer peak memory     {peak:.1} MiB");
+    println!(
+        "recommender duration p50  {:.1} ms (all invocations, cold and model loads included)",
+        median(&mut recommend_ms)
+    );
+    println!("recommender peak memory   {recommend_peak:.1} MiB");
+    println!("warm recommendation p50   {:.1} ms (client round trip through the local API)", median(&mut warm));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("{msg}\nusage: retraining [--products N] [--stores N] [--bin-dir DIR] [--local-env PATH]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("retraining: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
