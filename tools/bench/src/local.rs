@@ -71,7 +71,7 @@ impl LocalEnv {
     /// The invocation log so far.
     pub async fn invocations(&self) -> Result<Vec<Value>, String> {
         let url = format!("{}/invocations", self.ready["control"].as_str().unwrap_or_default());
-        let text = reqwest::get(url).await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
-        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        let answer = reqwest::get(url).await.map_err(|e| e.to_string())?;
+        answer.json::<Vec<Value>>().await.map_err(|e| format!("the invocation log: {e}"))
     }
 }

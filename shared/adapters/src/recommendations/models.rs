@@ -16,6 +16,7 @@
 //! such objects after the rollback window, as the history items expire.
 
 use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_s3::Client as S3Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Tag, Tagging};
@@ -128,7 +129,6 @@ impl ModelStore {
             .map_err(|e| Error::aws("S3", "PutObject", e))?;
         let trained_at = now.format(&Rfc3339).unwrap_or_default();
         let pointer = ModelPointer { version, key: key.clone(), bytes, trained_at: trained_at.clone() };
-        let previous = self.current(store).await?;
         let flip = self
             .dynamo
             .put_item()
@@ -141,17 +141,20 @@ impl ModelStore {
             .item("trainedAt", s(&trained_at))
             .condition_expression("attribute_not_exists(pk) OR version < :version")
             .expression_attribute_values(":version", n(version))
+            // The pointer this write replaced, exactly: another retrain may have flipped
+            // it since this one started.
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        match flip {
-            Ok(_) => {}
+        let previous = match flip {
+            Ok(out) => out.attributes.filter(|item| !item.is_empty()).map(|item| read_pointer(&item)).transpose()?,
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 self.supersede(&key).await?;
                 let current = self.current(store).await?.map_or(version, |p| p.version);
                 return Ok(Published::Stale { current });
             }
             Err(err) => return Err(Error::dynamo("PutItem", err)),
-        }
+        };
         // The model it replaced stays for the rollback window.
         if let Some(previous) = previous.filter(|p| p.key != key) {
             self.dynamo
