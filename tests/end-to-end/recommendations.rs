@@ -2,7 +2,8 @@
 //! and the store's model appears within moments (collections table → its stream → the
 //! collection publisher → SNS → SQS → the retrainer → S3 and the model pointer); ask for
 //! "insomnia" and get a product tagged with it; remove it, and the next model no longer
-//! offers it; a burst of fifty edits is a few retrains, not fifty.
+//! offers it; a burst of fifty edits is a few retrains, not fifty; products no reader
+//! will see again (replaced, or written by a replacement that never committed) are swept.
 
 use std::time::Duration;
 
@@ -106,4 +107,66 @@ async fn fifty_quick_edits_cause_a_few_retrains_not_fifty() {
     })
     .await;
     assert!(retrains <= 5, "{retrains} retrains for fifty edits");
+}
+
+/// The generations of a store's products the collections table holds, with their counts.
+async fn generations(env: &LocalEnv, store: &str) -> std::collections::BTreeMap<String, usize> {
+    let dynamo = aws_sdk_dynamodb::Client::new(&env.aws().await);
+    let out = dynamo
+        .query()
+        .table_name(env.resource("CollectionsTable", "reference"))
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("STORE#{store}")))
+        .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S("P#".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for item in out.items.unwrap_or_default() {
+        let sk = item["sk"].as_s().unwrap();
+        let generation = sk.split('#').nth(1).unwrap().to_owned();
+        *counts.entry(generation).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replaced_and_abandoned_products_are_swept_from_the_table() {
+    let env = LocalEnv::start(&[]);
+    let http = env.client();
+    let url = env.api("/stores/tidy-shop/collection");
+    let first = json!({"products": [product("a", &["calm"]), product("b", &["calm"]), product("c", &["calm"])]});
+    assert_eq!(http.put(&url).json(&first).send().await.unwrap().status(), 200);
+    assert_eq!(generations(&env, "tidy-shop").await.into_values().collect::<Vec<_>>(), [3]);
+
+    // A replacement: the old generation's products are deleted from the stream, not by the
+    // request, and the store reads its new products throughout.
+    let second = json!({"products": [product("d", &["calm"])]});
+    assert_eq!(http.put(&url).json(&second).send().await.unwrap().status(), 200);
+    testkit::eventually(Duration::from_secs(60), "the replaced generation deleted", || async {
+        let left = generations(&env, "tidy-shop").await;
+        (left.values().copied().collect::<Vec<_>>() == [1]).then_some(())
+    })
+    .await;
+    let page: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+    // A replacement that never commits (DynamoDB refuses its head write) leaves its
+    // products and its pending marker; when the marker expires, the sweeper deletes them.
+    assert!(env.local(&["fault", "dynamodb:PutItem@HEAD=5xx:1"]).0);
+    let third = json!({"products": [product("e", &["calm"]), product("f", &["calm"])]});
+    let refused = http.put(&url).json(&third).send().await.unwrap();
+    assert!(refused.status().is_server_error(), "{}", refused.status());
+    env.local(&["fault", "--clear"]);
+    let left = generations(&env, "tidy-shop").await;
+    assert_eq!(left.len(), 2, "the abandoned products are still there: {left:?}");
+    assert!(env.local(&["advance", "2d"]).0);
+    assert!(env.local(&["sweep"]).0);
+    testkit::eventually(Duration::from_secs(60), "the abandoned generation deleted", || async {
+        let left = generations(&env, "tidy-shop").await;
+        (left.values().copied().collect::<Vec<_>>() == [1]).then_some(())
+    })
+    .await;
+    let page: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(page["items"][0]["productId"], "d", "the committed collection is untouched");
 }

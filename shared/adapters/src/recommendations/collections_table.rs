@@ -5,13 +5,16 @@
 //! |----------------|-----------------------------|------|
 //! | `STORE#<id>`   | `HEAD`                      | version, generation, product count, count of products per tag |
 //! | `STORE#<id>`   | `P#<generation>#<productId>`| a product |
+//! | `STORE#<id>`   | `PENDING#<generation>`      | a replacement started; expires by TTL after a day |
 //!
 //! The head is the commit point. A replacement writes the new products under a fresh
 //! generation, then moves the head to it with a conditional write; readers only see
 //! products of the head's generation, so a replacement that failed half way, or lost a
-//! race, leaves nothing visible (its products are deleted afterwards, or by whoever
-//! replaces next). A change (up to 99 products) is one transaction: the products and the
-//! head, conditional on the head's version. Every commit raises the version by one; the
+//! race, leaves nothing visible. Nothing is left behind for long either: the sweeper
+//! deletes a generation's products when the head moves away from it, and when the
+//! pending marker of a generation that never became the head expires ([`Retirement`]).
+//! A change (up to 99 products) is one transaction: the products and the head,
+//! conditional on the head's version. Every commit raises the version by one; the
 //! head's stream announces it (the outbox).
 
 use std::collections::BTreeMap;
@@ -26,7 +29,11 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
 use crate::deadline::Deadline;
-use crate::dynamo::{Item, get_n, get_opt_s, get_s, n, s, write_all};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_s, get_s, n, s, write_all};
+
+/// How long a replacement's pending marker lives: far longer than any replacement can
+/// take (the function's timeout), so its expiry means the replacement is over.
+pub const PENDING_MARKER_LIFETIME: time::Duration = time::Duration::days(1);
 
 #[derive(Debug, Clone)]
 pub struct CollectionsTable {
@@ -65,6 +72,10 @@ pub enum Changed {
 
 fn partition(store: &StoreId) -> String {
     format!("STORE#{store}")
+}
+
+fn pending_key(generation: &str) -> String {
+    format!("PENDING#{generation}")
 }
 
 fn product_key(generation: &str, product_id: &str) -> String {
@@ -186,6 +197,18 @@ impl CollectionsTable {
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        // Announced before any product is written: if this replacement never commits, the
+        // marker's expiry tells the sweeper which products to delete.
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", s(&pk))
+            .item("sk", s(pending_key(&generation)))
+            .item("generation", s(&generation))
+            .item(TTL_ATTRIBUTE, epoch(OffsetDateTime::now_utc() + PENDING_MARKER_LIFETIME))
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("PutItem", e))?;
         write_all(&self.client, &self.name, requests, deadline).await?;
         let counts = tag_counts(products);
         // The head moves from whatever it is now; a change committed in between is
@@ -212,13 +235,8 @@ impl CollectionsTable {
             };
             match put.send().await {
                 Ok(_) => {
-                    if let Some(old) = before {
-                        // Best effort: an old generation left behind is invisible, and the
-                        // next replacement's clean-up does not find it either (note in README).
-                        if let Err(err) = self.delete_generation(store, &old.generation, deadline).await {
-                            tracing::warn!(error = %err, "old products not deleted");
-                        }
-                    }
+                    // The replaced generation's products are the sweeper's to delete (it
+                    // reads this write from the stream), not this request's.
                     return Ok(Head {
                         version,
                         generation,
@@ -419,29 +437,94 @@ impl CollectionsTable {
         }
     }
 
-    /// Deletes a generation's products (one that is no longer the head's).
-    async fn delete_generation(&self, store: &StoreId, generation: &str, deadline: &Deadline) -> Result<(), Error> {
+    /// Deletes a generation's products: one the head has moved away from, or one a
+    /// replacement wrote and never committed. Deleting what is gone already is a no-op.
+    pub async fn retire(&self, store: &StoreId, generation: &str, deadline: &Deadline) -> Result<usize, Error> {
         let pk = partition(store);
-        let mut after = None;
+        let mut start = None;
+        let mut deleted = 0;
         loop {
-            let page = self.products(store, generation, after.as_deref(), 1000).await?;
-            let requests = page
-                .products
-                .iter()
-                .map(|p| {
+            // Keys only: whatever the items hold, readable or not, they go.
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(product_key(generation, "")))
+                .projection_expression("pk, sk")
+                .set_exclusive_start_key(start)
+                .limit(1000)
+                .send()
+                .await
+                .map_err(|e| Error::dynamo("Query", e))?;
+            let requests = out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(|key| {
                     let delete = DeleteRequest::builder()
-                        .key("pk", s(&pk))
-                        .key("sk", s(product_key(generation, &p.product_id)))
+                        .set_key(Some(key))
                         .build()
                         .map_err(|e| Error::build("DeleteRequest", e))?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
+            deleted += requests.len();
             write_all(&self.client, &self.name, requests, deadline).await?;
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(()),
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(deleted);
             }
+        }
+    }
+}
+
+/// What a collections table stream record means for the sweeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retirement {
+    /// The head moved from `generation` to another: its products are no longer read.
+    Replaced { store: StoreId, generation: String },
+    /// A replacement's marker expired: its products are to go unless `generation` is the
+    /// head's (the replacement committed).
+    Abandoned { store: StoreId, generation: String },
+    /// Anything else: nothing to delete.
+    Nothing,
+}
+
+impl Retirement {
+    /// Reads a stream record's event name and images (DynamoDB JSON, `{"S": ...}`).
+    pub fn from_change(
+        event_name: &str,
+        old_image: &serde_json::Value,
+        new_image: &serde_json::Value,
+    ) -> Result<Self, Error> {
+        let text = |image: &serde_json::Value, name: &str| {
+            image.get(name).and_then(|v| v.get("S")).and_then(serde_json::Value::as_str).map(str::to_owned)
+        };
+        let store = |image: &serde_json::Value| {
+            let pk = text(image, "pk").unwrap_or_default();
+            let id =
+                pk.strip_prefix("STORE#").ok_or_else(|| Error::Malformed("an image without a store key".into()))?;
+            StoreId::parse(id).map_err(Error::Malformed)
+        };
+        let generation = |image: &serde_json::Value| {
+            text(image, "generation").ok_or_else(|| Error::Malformed("an image without a generation".into()))
+        };
+        let sk = |image: &serde_json::Value| text(image, "sk").unwrap_or_default();
+        match event_name {
+            "MODIFY" if sk(new_image) == "HEAD" => {
+                let (before, after) = (generation(old_image)?, generation(new_image)?);
+                if before == after {
+                    Ok(Self::Nothing)
+                } else {
+                    Ok(Self::Replaced { store: store(new_image)?, generation: before })
+                }
+            }
+            "REMOVE" if sk(old_image).starts_with("PENDING#") => {
+                Ok(Self::Abandoned { store: store(old_image)?, generation: generation(old_image)? })
+            }
+            _ => Ok(Self::Nothing),
         }
     }
 }
