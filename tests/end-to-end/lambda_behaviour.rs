@@ -144,16 +144,28 @@ async fn under_watch_a_code_change_rebuilds_and_the_next_event_runs_in_a_new_env
 async fn every_function_refuses_an_event_of_another_source_with_a_clear_error() {
     let env = LocalEnv::start(&[]);
     let sqs_event = testkit::aws_sample("example-sqs-event.json");
-    for function in ["flights", "alerts", "alert-publisher"] {
+    let http_and_streams = [
+        "flights",
+        "alerts",
+        "alert-publisher",
+        "collections",
+        "recommender",
+        "collection-publisher",
+        "collection-sweeper",
+    ];
+    for function in http_and_streams {
         let (status, error, body) = invoke(&env, function, &sqs_event).await;
         assert_eq!((status, error.as_deref()), (200, Some("Unhandled")), "{function}: {body}");
         let message = body["errorMessage"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "{function} explains the failure: {body}");
     }
-    for sample in ["example-s3-event.json", "example-sns-event.json", "example-dynamodb-event.json"] {
-        let (status, error, body) = invoke(&env, "sms", &testkit::aws_sample(sample)).await;
-        assert_eq!((status, error.as_deref()), (200, Some("Unhandled")), "{sample}: {body}");
-        assert!(body["errorMessage"].as_str().unwrap().contains("not an SQS event"), "{sample}: {body}");
+    for function in ["sms", "retrainer"] {
+        for sample in ["example-s3-event.json", "example-sns-event.json", "example-dynamodb-event.json"] {
+            let (status, error, body) = invoke(&env, function, &testkit::aws_sample(sample)).await;
+            assert_eq!((status, error.as_deref()), (200, Some("Unhandled")), "{function} {sample}: {body}");
+            let message = body["errorMessage"].as_str().unwrap();
+            assert!(message.contains("not an SQS event"), "{function} {sample}: {body}");
+        }
     }
     let texted = testkit::texts_by_number(env.moto()).await;
     assert!(texted.is_empty(), "nothing was texted: {texted:?}");
