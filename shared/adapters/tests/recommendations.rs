@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use adapters::deadline::Deadline;
-use adapters::recommendations::collections_table::{Changed, CollectionsTable};
+use adapters::recommendations::collections_table::{Changed, CollectionsTable, Retirement};
 use adapters::recommendations::feedback_table::{Chosen, FeedbackTable, Given};
 use adapters::recommendations::models::{ModelStore, Published, SUPERSEDED_TAG};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -60,12 +60,38 @@ async fn a_replacement_is_visible_whole_at_its_commit_and_pages_in_id_order() {
     let rest = table.products(&store, &first.generation, page.next.as_deref(), 2).await.unwrap();
     assert_eq!((ids(&rest.products), rest.next), (vec!["c"], None));
 
-    // A second replacement moves the head to a new generation; the old one is gone.
+    // A second replacement moves the head to a new generation. The old one's products are
+    // left for the sweeper, which retires them (twice is harmless).
     let second = table.replace(&store, &products(&["x"]), &deadline()).await.unwrap();
     assert_eq!(second.version, 2);
     assert_ne!(second.generation, first.generation);
     assert_eq!(ids(&table.all_products(&store, &second).await.unwrap()), ["x"]);
+    assert_eq!(table.products(&store, &first.generation, None, 10).await.unwrap().products.len(), 3);
+    assert_eq!(table.retire(&store, &first.generation, &deadline()).await.unwrap(), 3);
+    assert_eq!(table.retire(&store, &first.generation, &deadline()).await.unwrap(), 0);
     assert!(table.products(&store, &first.generation, None, 10).await.unwrap().products.is_empty());
+    assert_eq!(ids(&table.all_products(&store, &second).await.unwrap()), ["x"]);
+}
+
+#[tokio::test]
+async fn the_stream_tells_the_sweeper_which_generation_to_retire() {
+    let store = store();
+    let head = |generation: &str| json!({"pk": {"S": format!("STORE#{store}")}, "sk": {"S": "HEAD"}, "generation": {"S": generation}});
+    let marker = json!({"pk": {"S": format!("STORE#{store}")}, "sk": {"S": "PENDING#g3"}, "generation": {"S": "g3"}});
+    let product = json!({"pk": {"S": format!("STORE#{store}")}, "sk": {"S": "P#g1#a"}});
+    let none = serde_json::Value::Null;
+    assert_eq!(
+        Retirement::from_change("MODIFY", &head("g1"), &head("g2")).unwrap(),
+        Retirement::Replaced { store: store.clone(), generation: "g1".into() }
+    );
+    assert_eq!(Retirement::from_change("MODIFY", &head("g1"), &head("g1")).unwrap(), Retirement::Nothing, "a change");
+    assert_eq!(
+        Retirement::from_change("REMOVE", &marker, &none).unwrap(),
+        Retirement::Abandoned { store: store.clone(), generation: "g3".into() }
+    );
+    assert_eq!(Retirement::from_change("INSERT", &none, &head("g1")).unwrap(), Retirement::Nothing);
+    assert_eq!(Retirement::from_change("REMOVE", &product, &none).unwrap(), Retirement::Nothing);
+    assert!(Retirement::from_change("MODIFY", &head("g1"), &json!({"sk": {"S": "HEAD"}})).is_err());
 }
 
 #[tokio::test]
