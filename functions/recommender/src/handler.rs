@@ -211,7 +211,7 @@ async fn choose(
     let product = c.finish(|| product).map_err(Problem::invalid)?;
     let chosen = recommender
         .feedback
-        .choose(store, &recommendation, &product)
+        .choose(store, &recommendation, &product, OffsetDateTime::now_utc())
         .await
         .map_err(dependency_failed(&op.correlation_id))?;
     match chosen {

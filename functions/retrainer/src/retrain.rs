@@ -58,7 +58,7 @@ impl Retrainer {
         // newer version, and the messages for it find the work done.
         let Some(head) = self.collections.head(store).await? else { return Ok(Retrained::NoCollection) };
         let products = self.collections.all_products(store, &head).await?;
-        let feedback = self.feedback.recent(store, FEEDBACK_LIMIT).await?;
+        let feedback = self.feedback.recent(store, FEEDBACK_LIMIT, OffsetDateTime::now_utc()).await?;
         let listed: Vec<model::Product> = products
             .iter()
             .map(|p| model::Product { id: p.product_id.clone(), tags: p.tags.clone(), available: p.available })

@@ -224,17 +224,24 @@ async fn feedback_is_recorded_and_a_choice_is_taken_once() {
         feedback.record(&store, &given, now).await.unwrap();
     }
     let first = "01a20000-0000-7000-8000-000000000001";
-    assert_eq!(feedback.choose(&store, first, "coffee").await.unwrap(), Chosen::NotOffered);
-    assert_eq!(feedback.choose(&store, first, "mask").await.unwrap(), Chosen::Recorded);
-    assert_eq!(feedback.choose(&store, first, "mask").await.unwrap(), Chosen::Again);
-    assert_eq!(feedback.choose(&store, first, "tea").await.unwrap(), Chosen::Different("mask".into()));
+    assert_eq!(feedback.choose(&store, first, "coffee", now).await.unwrap(), Chosen::NotOffered);
+    assert_eq!(feedback.choose(&store, first, "mask", now).await.unwrap(), Chosen::Recorded);
+    assert_eq!(feedback.choose(&store, first, "mask", now).await.unwrap(), Chosen::Again);
+    assert_eq!(feedback.choose(&store, first, "tea", now).await.unwrap(), Chosen::Different("mask".into()));
     let unknown = "01a20000-0000-7000-8000-0000000000ff";
-    assert_eq!(feedback.choose(&store, unknown, "tea").await.unwrap(), Chosen::Unknown);
+    assert_eq!(feedback.choose(&store, unknown, "tea", now).await.unwrap(), Chosen::Unknown);
 
     // Newest first: the second recommendation (no choice), then the first (mask).
-    let recent = feedback.recent(&store, 10).await.unwrap();
+    let recent = feedback.recent(&store, 10, now).await.unwrap();
     let chosen: Vec<Option<&str>> = recent.iter().map(|f| f.chosen.as_deref()).collect();
     assert_eq!(chosen, [None, Some("mask")]);
     assert!(recent.iter().all(|f| f.tags == tags));
-    assert_eq!(feedback.recent(&store, 1).await.unwrap().len(), 1, "at most the limit");
+    assert_eq!(feedback.recent(&store, 1, now).await.unwrap().len(), 1, "at most the limit");
+
+    // Past their expiry they are gone, whether or not DynamoDB has deleted them yet.
+    let later = now + time::Duration::days(31);
+    assert!(feedback.recent(&store, 10, later).await.unwrap().is_empty());
+    let second = "01a20000-0000-7000-8000-000000000002";
+    assert_eq!(feedback.choose(&store, second, "tea", later).await.unwrap(), Chosen::Unknown);
+    assert_eq!(feedback.choose(&store, second, "tea", now).await.unwrap(), Chosen::Recorded, "nothing was written");
 }

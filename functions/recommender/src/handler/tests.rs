@@ -132,7 +132,7 @@ async fn the_current_model_answers_is_cached_by_version_and_choices_are_recorded
     assert_eq!(choose(&r, "model-shop", "not-a-uuid", offered).await.status(), 400);
 
     // The choice is feedback the next model learns from.
-    let feedback = r.feedback.recent(&store, 100).await.unwrap();
+    let feedback = r.feedback.recent(&store, 100, time::OffsetDateTime::now_utc()).await.unwrap();
     assert_eq!(feedback.len(), 3);
     assert_eq!(feedback.iter().filter(|f| f.chosen.as_deref() == Some(offered)).count(), 1);
 }

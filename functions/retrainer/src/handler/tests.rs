@@ -88,7 +88,7 @@ async fn a_change_trains_a_model_that_ranks_tagged_products_and_learns_from_choi
         let id = format!("0190a000-0000-7000-8000-{i:012}");
         let given = Given { recommendation_id: &id, tags: &tags, offered: &offered, model_version: None };
         s.feedback.record(&shop, &given, OffsetDateTime::now_utc()).await.unwrap();
-        s.feedback.choose(&shop, &id, "sku-17").await.unwrap();
+        s.feedback.choose(&shop, &id, "sku-17", time::OffsetDateTime::now_utc()).await.unwrap();
     }
 
     let change = CollectionChanged { store_id: shop.clone(), version: head.version };

@@ -7,6 +7,8 @@
 //! | `STORE#<id>` | `REC#<recommendationId>` | tags, offered product ids, model version, chosen product |
 //!
 //! Recommendation ids are UUIDv7, so a store's feedback reads newest first from one query.
+//! DynamoDB deletes expired items only eventually (typically within days): reads here
+//! treat an item past its expiry as gone already.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -86,8 +88,14 @@ impl FeedbackTable {
         Ok(())
     }
 
-    /// Records the consumer's choice for a recommendation, once.
-    pub async fn choose(&self, store: &StoreId, recommendation_id: &str, product_id: &str) -> Result<Chosen, Error> {
+    /// Records the consumer's choice for a recommendation, once, while it is kept.
+    pub async fn choose(
+        &self,
+        store: &StoreId,
+        recommendation_id: &str,
+        product_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Chosen, Error> {
         let update = self
             .client
             .update_item()
@@ -96,9 +104,12 @@ impl FeedbackTable {
             .key("sk", s(format!("REC#{recommendation_id}")))
             .update_expression("SET chosen = :product")
             .condition_expression(
-                "attribute_exists(sk) AND contains(offered, :product) AND attribute_not_exists(chosen)",
+                "attribute_exists(sk) AND #expires > :now AND contains(offered, :product) \
+                 AND attribute_not_exists(chosen)",
             )
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
             .expression_attribute_values(":product", s(product_id))
+            .expression_attribute_values(":now", epoch(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -109,7 +120,15 @@ impl FeedbackTable {
                 _ => return Err(Error::dynamo("UpdateItem", err)),
             },
         };
-        let Some(existing) = existing.filter(|item| !item.is_empty()) else { return Ok(Chosen::Unknown) };
+        let expired = |item: &Item| {
+            item.get(TTL_ATTRIBUTE)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_none_or(|expires| expires <= now.unix_timestamp())
+        };
+        let Some(existing) = existing.filter(|item| !item.is_empty() && !expired(item)) else {
+            return Ok(Chosen::Unknown);
+        };
         Ok(match get_opt_s(&existing, "chosen") {
             Some(chosen) if chosen == product_id => Chosen::Again,
             Some(chosen) => Chosen::Different(chosen.to_owned()),
@@ -117,8 +136,8 @@ impl FeedbackTable {
         })
     }
 
-    /// The store's most recent feedback, newest first, at most `limit` of it.
-    pub async fn recent(&self, store: &StoreId, limit: usize) -> Result<Vec<Feedback>, Error> {
+    /// The store's most recent feedback still kept at `now`, newest first, at most `limit`.
+    pub async fn recent(&self, store: &StoreId, limit: usize, now: OffsetDateTime) -> Result<Vec<Feedback>, Error> {
         let mut feedback = Vec::new();
         let mut start = None;
         loop {
@@ -130,6 +149,9 @@ impl FeedbackTable {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(partition(store)))
                 .expression_attribute_values(":prefix", s("REC#"))
+                .filter_expression("#expires > :now")
+                .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", epoch(now))
                 .projection_expression("tags, chosen")
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start)
