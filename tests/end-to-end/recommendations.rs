@@ -2,7 +2,7 @@
 //! and the store's model appears within moments (collections table → its stream → the
 //! collection publisher → SNS → SQS → the retrainer → S3 and the model pointer); ask for
 //! "insomnia" and get a product tagged with it; remove it, and the next model no longer
-//! offers it; a burst of fifty edits is a few retrains, not fifty; products no reader
+//! offers it; a burst of fifty edits is one or two retrains, not fifty; products no reader
 //! will see again (replaced, or written by a replacement that never committed) are swept.
 
 use std::time::Duration;
@@ -77,8 +77,10 @@ async fn a_collection_change_retrains_the_store_model_within_moments() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fifty_quick_edits_cause_a_few_retrains_not_fifty() {
-    let env = LocalEnv::start(&[]);
+async fn fifty_quick_edits_cause_one_or_two_retrains_not_fifty() {
+    // A batching window longer than the burst takes here (debug builds, moto), as the
+    // template's 2 s is to a burst on AWS.
+    let env = LocalEnv::start(&["--parameter", "RetrainBatchingWindowSeconds=15"]);
     let http = env.client();
     let put = http
         .put(env.api("/stores/busy-shop/collection"))
@@ -106,7 +108,7 @@ async fn fifty_quick_edits_cause_a_few_retrains_not_fifty() {
         (retrains > 0).then_some(retrains)
     })
     .await;
-    assert!(retrains <= 5, "{retrains} retrains for fifty edits");
+    assert!(retrains <= 2, "{retrains} retrains for fifty edits");
 }
 
 /// The generations of a store's products the collections table holds, with their counts.
