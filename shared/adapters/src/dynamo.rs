@@ -53,6 +53,17 @@ pub fn parse_s<T>(item: &Item, name: &str, parse: impl FnOnce(&str) -> Result<T,
     parse(get_s(item, name)?).map_err(|e| Error::Malformed(format!("attribute {name} {e}")))
 }
 
+/// A string attribute of a stream record's image, as DynamoDB JSON carries it
+/// (`{"name": {"S": "..."}}`).
+pub fn image_s<'a>(image: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    image.get(name)?.get("S")?.as_str()
+}
+
+/// A number attribute of a stream record's image (`{"name": {"N": "..."}}`).
+pub fn image_n<T: std::str::FromStr>(image: &serde_json::Value, name: &str) -> Option<T> {
+    image.get(name)?.get("N")?.as_str()?.parse().ok()
+}
+
 /// The TTL attribute's name in every table of this application.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_n, get_opt_s, get_s, n, parse_s, s};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_n, get_opt_s, get_s, image_s, n, parse_s, s};
 
 #[derive(Debug, Clone)]
 pub struct AlertsTable {
@@ -215,7 +215,7 @@ pub enum OutboxAlert {
 impl OutboxAlert {
     /// Reads a stream record's event name and new image (DynamoDB JSON, `{"S": ...}`).
     pub fn from_change(event_name: &str, new_image: &serde_json::Value) -> Result<Self, Error> {
-        let text = |name: &str| new_image.get(name).and_then(|v| v.get("S")).and_then(serde_json::Value::as_str);
+        let text = |name: &str| image_s(new_image, name);
         if event_name != "INSERT" || !text("sk").is_some_and(|sk| sk.starts_with("ALERT#")) {
             return Ok(Self::Ignore);
         }

@@ -29,7 +29,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
 use crate::deadline::Deadline;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_s, get_s, n, s, write_all};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_s, get_s, image_s, n, s, write_all};
 
 /// How long a replacement's pending marker lives: far longer than any replacement can
 /// take (the function's timeout), so its expiry means the replacement is over.
@@ -499,21 +499,19 @@ impl Retirement {
         old_image: &serde_json::Value,
         new_image: &serde_json::Value,
     ) -> Result<Self, Error> {
-        let text = |image: &serde_json::Value, name: &str| {
-            image.get(name).and_then(|v| v.get("S")).and_then(serde_json::Value::as_str).map(str::to_owned)
-        };
         let store = |image: &serde_json::Value| {
-            let pk = text(image, "pk").unwrap_or_default();
+            let pk = image_s(image, "pk").unwrap_or_default();
             let id =
                 pk.strip_prefix("STORE#").ok_or_else(|| Error::Malformed("an image without a store key".into()))?;
             StoreId::parse(id).map_err(Error::Malformed)
         };
         let generation = |image: &serde_json::Value| {
-            text(image, "generation").ok_or_else(|| Error::Malformed("an image without a generation".into()))
+            image_s(image, "generation")
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Malformed("an image without a generation".into()))
         };
-        let sk = |image: &serde_json::Value| text(image, "sk").unwrap_or_default();
         match event_name {
-            "MODIFY" if sk(new_image) == "HEAD" => {
+            "MODIFY" if image_s(new_image, "sk") == Some("HEAD") => {
                 let (before, after) = (generation(old_image)?, generation(new_image)?);
                 if before == after {
                     Ok(Self::Nothing)
@@ -521,7 +519,7 @@ impl Retirement {
                     Ok(Self::Replaced { store: store(new_image)?, generation: before })
                 }
             }
-            "REMOVE" if sk(old_image).starts_with("PENDING#") => {
+            "REMOVE" if image_s(old_image, "sk").is_some_and(|sk| sk.starts_with("PENDING#")) => {
                 Ok(Self::Abandoned { store: store(old_image)?, generation: generation(old_image)? })
             }
             _ => Ok(Self::Nothing),

@@ -5,6 +5,7 @@ use aws_sdk_sns::Client;
 use domain::recommendations::{CollectionChanged, StoreId};
 
 use crate::Error;
+use crate::dynamo::{image_n, image_s};
 
 /// The topic every new collection version is announced on.
 #[derive(Debug, Clone)]
@@ -44,19 +45,14 @@ pub enum Announcement {
 impl Announcement {
     /// Reads a stream record's event name and new image (DynamoDB JSON, `{"S": ...}`).
     pub fn from_change(event_name: &str, new_image: &serde_json::Value) -> Result<Self, Error> {
-        let text = |name: &str| new_image.get(name).and_then(|v| v.get("S")).and_then(serde_json::Value::as_str);
-        if !matches!(event_name, "INSERT" | "MODIFY") || text("sk") != Some("HEAD") {
+        if !matches!(event_name, "INSERT" | "MODIFY") || image_s(new_image, "sk") != Some("HEAD") {
             return Ok(Self::Ignore);
         }
-        let store = text("pk")
+        let store = image_s(new_image, "pk")
             .and_then(|pk| pk.strip_prefix("STORE#"))
             .ok_or_else(|| Error::Malformed("head image without a store key".into()))?;
         let store_id = StoreId::parse(store).map_err(Error::Malformed)?;
-        let version = new_image
-            .get("version")
-            .and_then(|v| v.get("N"))
-            .and_then(serde_json::Value::as_str)
-            .and_then(|n| n.parse::<u64>().ok())
+        let version = image_n::<u64>(new_image, "version")
             .ok_or_else(|| Error::Malformed("head image without a version".into()))?;
         Ok(Self::Announce(CollectionChanged { store_id, version }))
     }
