@@ -18,6 +18,7 @@ pub mod http;
 pub mod lease;
 pub mod logging;
 pub mod metrics;
+pub mod outbox;
 pub mod problem;
 pub mod rate_limit;
 pub mod recommendations;
