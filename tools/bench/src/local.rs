@@ -2,10 +2,35 @@
 //! state directory, stopped on drop.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
+
+/// The binaries a scenario runs: the functions (`--bin-dir`, release builds by default)
+/// and the local environment (`--local-env`).
+pub struct Binaries {
+    pub bin_dir: PathBuf,
+    pub local_env: PathBuf,
+}
+
+impl Default for Binaries {
+    fn default() -> Self {
+        Self { bin_dir: "target/release".into(), local_env: "target/debug/local-env".into() }
+    }
+}
+
+impl Binaries {
+    /// Takes `--bin-dir` or `--local-env` with its value; `false` for any other option.
+    pub fn take(&mut self, arg: &str, value: impl FnOnce() -> Result<String, String>) -> Result<bool, String> {
+        match arg {
+            "--bin-dir" => self.bin_dir = value()?.into(),
+            "--local-env" => self.local_env = value()?.into(),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
 
 pub struct LocalEnv {
     child: Child,
@@ -21,15 +46,15 @@ impl Drop for LocalEnv {
 }
 
 impl LocalEnv {
-    /// Starts `local_env` running the function binaries in `bin_dir`, with template
+    /// Starts the local environment running the function binaries, with template
     /// parameter overrides (`Name=Value`).
-    pub fn start(local_env: &Path, bin_dir: &Path, parameters: &[String]) -> Result<Self, String> {
+    pub fn start(binaries: &Binaries, parameters: &[String]) -> Result<Self, String> {
         let state = std::env::temp_dir().join(format!("bench-{}", uuid::Uuid::new_v4().simple()));
-        let mut command = Command::new(local_env);
+        let mut command = Command::new(&binaries.local_env);
         command
             .args(["--no-build", "--api-port", "0", "--moto-port", "0", "--lambda-port", "0", "--control-port", "0"])
             .arg("--bin-dir")
-            .arg(bin_dir)
+            .arg(&binaries.bin_dir)
             .arg("--state-dir")
             .arg(&state);
         for parameter in parameters {
@@ -40,7 +65,7 @@ impl LocalEnv {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("{}: {e} (build it: cargo build -p local-env)", local_env.display()))?;
+            .map_err(|e| format!("{}: {e} (build it: cargo build -p local-env)", binaries.local_env.display()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(ready) = line.strip_prefix("READY ") {

@@ -12,7 +12,6 @@
 
 #![allow(dead_code)] // `local` serves several binaries
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -24,17 +23,11 @@ mod local;
 struct Options {
     products: usize,
     stores: usize,
-    bin_dir: PathBuf,
-    local_env: PathBuf,
+    binaries: local::Binaries,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        products: 10_000,
-        stores: 3,
-        bin_dir: "target/release".into(),
-        local_env: "target/debug/local-env".into(),
-    };
+    let mut o = Options { products: 10_000, stores: 3, binaries: local::Binaries::default() };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -43,9 +36,11 @@ fn parse_args() -> Result<Options, String> {
                 o.products = value()?.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or("1 to 10000 products")?
             }
             "--stores" => o.stores = value()?.parse().ok().filter(|n| (1..=50).contains(n)).ok_or("1 to 50 stores")?,
-            "--bin-dir" => o.bin_dir = value()?.into(),
-            "--local-env" => o.local_env = value()?.into(),
-            other => return Err(format!("unknown option {other}")),
+            other => {
+                if !o.binaries.take(other, &mut value)? {
+                    return Err(format!("unknown option {other}"));
+                }
+            }
         }
     }
     Ok(o)
@@ -72,7 +67,7 @@ fn median(values: &mut [f64]) -> f64 {
 const PUT_AT_MOST: usize = 2_000;
 
 async fn run(o: Options) -> Result<(), String> {
-    let env = local::LocalEnv::start(&o.local_env, &o.bin_dir, &[])?;
+    let env = local::LocalEnv::start(&o.binaries, &[])?;
     let http = env.client()?;
     let products = collection(o.products);
     let all = products["products"].as_array().cloned().unwrap_or_default();

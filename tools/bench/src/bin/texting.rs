@@ -11,7 +11,6 @@
 
 #![allow(dead_code)] // `local` serves several binaries
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -23,17 +22,11 @@ mod local;
 struct Options {
     passengers: usize,
     rate: f64,
-    bin_dir: PathBuf,
-    local_env: PathBuf,
+    binaries: local::Binaries,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        passengers: 2000,
-        rate: 20.0,
-        bin_dir: "target/release".into(),
-        local_env: "target/debug/local-env".into(),
-    };
+    let mut o = Options { passengers: 2000, rate: 20.0, binaries: local::Binaries::default() };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -42,9 +35,11 @@ fn parse_args() -> Result<Options, String> {
                 o.passengers = value()?.parse().ok().filter(|n| (1..=5000).contains(n)).ok_or("1 to 5000 passengers")?
             }
             "--rate" => o.rate = value()?.parse().ok().filter(|r: &f64| *r >= 1.0).ok_or("a rate of at least 1")?,
-            "--bin-dir" => o.bin_dir = value()?.into(),
-            "--local-env" => o.local_env = value()?.into(),
-            other => return Err(format!("unknown option {other}")),
+            other => {
+                if !o.binaries.take(other, &mut value)? {
+                    return Err(format!("unknown option {other}"));
+                }
+            }
         }
     }
     Ok(o)
@@ -67,7 +62,7 @@ async fn texts_to(moto: &str, prefix: &str) -> Result<usize, String> {
 }
 
 async fn run(o: Options) -> Result<(), String> {
-    let env = local::LocalEnv::start(&o.local_env, &o.bin_dir, &[format!("SmsTextsPerSecond={}", o.rate)])?;
+    let env = local::LocalEnv::start(&o.binaries, &[format!("SmsTextsPerSecond={}", o.rate)])?;
     let (api, moto) = (env.api(""), env.moto().to_owned());
     let http = env.client()?;
 
