@@ -11,19 +11,6 @@ use std::time::Duration;
 use local_env::lambda::runtime_api::{Answer, Event, RuntimeApi};
 use serde_json::{Value, json};
 
-const SAMPLES: [&str; 10] = [
-    "example-apigw-console-request.json",
-    "example-apigw-console-test-request.json",
-    "example-apigw-custom-auth-request-type-request.json",
-    "example-apigw-custom-auth-request.json",
-    "example-apigw-request-catch-all.json",
-    "example-apigw-request-multi-value-parameters.json",
-    "example-apigw-request.json",
-    "example-apigw-restapi-openapi-request.json",
-    "example-apigw-sam-http-request.json",
-    "example-apigw-sam-rest-request.json",
-];
-
 /// The sample request on `GET /flights/{flightId}`, with the given Host and X-Forwarded-Proto.
 fn hostile(host: &str, proto: &str) -> Value {
     let mut event = testkit::aws_sample("example-apigw-request.json");
@@ -39,7 +26,7 @@ fn hostile(host: &str, proto: &str) -> Value {
 #[tokio::test]
 async fn the_release_build_answers_every_sample_event_and_hostile_header_without_dying() {
     let release = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/release"));
-    let mut events: Vec<(String, Value)> = SAMPLES.iter().map(|n| ((*n).to_owned(), testkit::aws_sample(n))).collect();
+    let mut events: Vec<(String, Value)> = testkit::api_gateway_rest_samples();
     for (host, proto) in [("api{x}", "https"), ("api.example.com", "a b"), ("[::z]", "https"), ("h:99999", "http")] {
         events.push((format!("Host {host}, X-Forwarded-Proto {proto}"), hostile(host, proto)));
     }

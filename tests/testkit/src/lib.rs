@@ -42,6 +42,25 @@ pub fn aws_sample(name: &str) -> Value {
     serde_json::from_str(&text).expect("sample events are JSON")
 }
 
+/// Every official API Gateway REST (payload v1) sample event `aws_lambda_events` ships.
+pub const API_GATEWAY_REST_SAMPLES: [&str; 10] = [
+    "example-apigw-console-request.json",
+    "example-apigw-console-test-request.json",
+    "example-apigw-custom-auth-request-type-request.json",
+    "example-apigw-custom-auth-request.json",
+    "example-apigw-request-catch-all.json",
+    "example-apigw-request-multi-value-parameters.json",
+    "example-apigw-request.json",
+    "example-apigw-restapi-openapi-request.json",
+    "example-apigw-sam-http-request.json",
+    "example-apigw-sam-rest-request.json",
+];
+
+/// Those samples, each with its name.
+pub fn api_gateway_rest_samples() -> Vec<(String, Value)> {
+    API_GATEWAY_REST_SAMPLES.iter().map(|name| ((*name).to_owned(), aws_sample(name))).collect()
+}
+
 /// The sample SQS event with one record per `(message id, body)`, each a copy of the
 /// sample record.
 pub fn sqs_event(records: &[(&str, String)]) -> SqsEvent {

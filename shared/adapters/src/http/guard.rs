@@ -109,24 +109,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Every official API Gateway REST (payload v1) sample event `aws_lambda_events` ships.
-    pub(crate) const SAMPLES: [&str; 10] = [
-        "example-apigw-console-request.json",
-        "example-apigw-console-test-request.json",
-        "example-apigw-custom-auth-request-type-request.json",
-        "example-apigw-custom-auth-request.json",
-        "example-apigw-request-catch-all.json",
-        "example-apigw-request-multi-value-parameters.json",
-        "example-apigw-request.json",
-        "example-apigw-restapi-openapi-request.json",
-        "example-apigw-sam-http-request.json",
-        "example-apigw-sam-rest-request.json",
-    ];
-
-    fn samples() -> Vec<(String, serde_json::Value)> {
-        SAMPLES.iter().map(|name| ((*name).to_owned(), testkit::aws_sample(name))).collect()
-    }
-
     /// What lambda_http does with an event the guard let through, with panics caught.
     fn converts(event: &serde_json::Value) -> bool {
         let Ok(request) = serde_json::from_value::<LambdaRequest>(event.clone()) else { return true };
@@ -145,7 +127,7 @@ mod tests {
 
     #[test]
     fn every_official_sample_is_either_converted_or_refused_never_a_panic() {
-        let samples = samples();
+        let samples = testkit::api_gateway_rest_samples();
         for (name, event) in &samples {
             assert!(refused(event) || converts(event), "{name} would panic lambda_http");
         }
