@@ -42,6 +42,29 @@ pub fn aws_sample(name: &str) -> Value {
     serde_json::from_str(&text).expect("sample events are JSON")
 }
 
+/// The official sample DynamoDB stream event with one record per `(event name, old
+/// image, new image)` (DynamoDB JSON; `Value::Null` for an image the record lacks), keyed by
+/// the image's `pk` and `sk`, with sequence numbers 100, 101, ...
+pub fn dynamodb_stream_event(changes: &[(&str, Value, Value)]) -> Value {
+    let mut event = aws_sample("example-dynamodb-event.json");
+    let template = event["Records"][0].clone();
+    event["Records"] = changes
+        .iter()
+        .enumerate()
+        .map(|(i, (name, old, new))| {
+            let mut record = template.clone();
+            record["eventName"] = serde_json::json!(name);
+            record["dynamodb"]["OldImage"] = old.clone();
+            record["dynamodb"]["NewImage"] = new.clone();
+            let image = if new.is_null() { old } else { new };
+            record["dynamodb"]["Keys"] = serde_json::json!({"pk": image["pk"], "sk": image["sk"]});
+            record["dynamodb"]["SequenceNumber"] = serde_json::json!(format!("{}", 100 + i));
+            record
+        })
+        .collect();
+    event
+}
+
 /// Every official API Gateway REST (payload v1) sample event `aws_lambda_events` ships.
 pub const API_GATEWAY_REST_SAMPLES: [&str; 10] = [
     "example-apigw-console-request.json",

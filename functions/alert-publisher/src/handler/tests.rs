@@ -45,21 +45,8 @@ fn alert_image(alert_id: &str, text: &str) -> Value {
 
 /// The official sample event with one record per (event name, new image).
 fn stream_event(changes: &[(&str, Value)]) -> Event {
-    let mut event = testkit::aws_sample("example-dynamodb-event.json");
-    let template = event["Records"][0].clone();
-    event["Records"] = changes
-        .iter()
-        .enumerate()
-        .map(|(i, (name, image))| {
-            let mut record = template.clone();
-            record["eventName"] = json!(name);
-            record["dynamodb"]["NewImage"] = image.clone();
-            record["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
-            record["dynamodb"]["SequenceNumber"] = json!(format!("{}", 100 + i));
-            record
-        })
-        .collect();
-    serde_json::from_value(event).unwrap()
+    let changes: Vec<_> = changes.iter().map(|(name, image)| (*name, Value::Null, image.clone())).collect();
+    serde_json::from_value(testkit::dynamodb_stream_event(&changes)).unwrap()
 }
 
 async fn messages(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {

@@ -57,23 +57,7 @@ fn products(ids: &[&str]) -> Vec<Product> {
 
 /// The official sample event with one record per (event name, old image, new image).
 fn stream_event(changes: &[(&str, Value, Value)]) -> Event {
-    let mut event = testkit::aws_sample("example-dynamodb-event.json");
-    let template = event["Records"][0].clone();
-    event["Records"] = changes
-        .iter()
-        .enumerate()
-        .map(|(i, (name, old, new))| {
-            let mut record = template.clone();
-            record["eventName"] = json!(name);
-            record["dynamodb"]["OldImage"] = old.clone();
-            record["dynamodb"]["NewImage"] = new.clone();
-            let image = if new.is_null() { old } else { new };
-            record["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
-            record["dynamodb"]["SequenceNumber"] = json!(format!("{}", 100 + i));
-            record
-        })
-        .collect();
-    serde_json::from_value(event).unwrap()
+    serde_json::from_value(testkit::dynamodb_stream_event(changes)).unwrap()
 }
 
 fn head_image(store: &StoreId, version: u64, generation: &str) -> Value {
