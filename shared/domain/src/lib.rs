@@ -5,6 +5,7 @@
 //! Everything that can be decided without the network is decided here. Handlers parse
 //! the event, call into this crate, and do the I/O.
 
+pub mod analytics;
 pub mod contact;
 pub mod flight_alerts;
 pub mod gsm7;
