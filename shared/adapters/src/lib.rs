@@ -7,6 +7,7 @@
 //! system's tables and publishers sit in a module named like its domain module. A
 //! function crate wires the pieces it needs and adds only its own logic.
 
+pub mod analytics;
 pub mod batch;
 pub mod config;
 pub mod dead_letter_queue;

@@ -1,0 +1,499 @@
+//! The jobs table: one item per map/reduce job, one per chunk a mapper finished.
+//!
+//! | pk          | sk              | what |
+//! |-------------|-----------------|------|
+//! | `JOB#<id>`  | `JOB`           | the job: its file, status, chunks left, outcome; in the `byCreated` index |
+//! | `JOB#<id>`  | `CHUNK#<index>` | a chunk's partial result (both quote-state hypotheses); expires after 7 days |
+//!
+//! A mapper records its chunk and counts it off the job in one transaction, the chunk
+//! conditional on not existing: a chunk delivered twice, or mapped twice at once, is
+//! counted once. The write that takes `chunksLeft` to 0 is what the table's stream
+//! hands the reducer (its filter), and the reducer claims the job with a conditional
+//! write, so one reducer merges and writes; a claim lapses with its holder's invocation.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::analytics::job::{InputFile, JobId, JobStatus};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::Error;
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_n, get_opt_s, get_s, n, s};
+
+/// How long a chunk's partial result is kept after it is written.
+pub const CHUNK_RETENTION: Duration = Duration::days(7);
+/// The index listing jobs newest first, and the value its partition key has.
+const LISTING_INDEX: &str = "byCreated";
+const LISTING: &str = "jobs";
+
+#[derive(Debug, Clone)]
+pub struct JobsTable {
+    client: Client,
+    name: String,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub status: JobStatus,
+    pub input: InputFile,
+    pub chunk_bytes: u64,
+    pub chunks_total: u32,
+    pub chunks_left: u32,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// Why a failed job failed, and the chunk that failed it (that chunk's message goes on
+    /// to the dead-letter queue; the job's other chunks are dropped).
+    pub failure: Option<String>,
+    pub failed_chunk: Option<u32>,
+    /// A reducer's claim: its token and until when (epoch ms) it holds.
+    pub claim: Option<(String, u64)>,
+    pub results: Option<ResultKeys>,
+    pub rows_read: Option<u64>,
+    pub rows_rejected: Option<u64>,
+}
+
+/// Where a finished job's outputs are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultKeys {
+    pub bucket: String,
+    pub json: String,
+    pub csv: String,
+    pub summary: String,
+}
+
+/// A job about to start.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub input: InputFile,
+    pub chunk_bytes: u64,
+    pub chunks_total: u32,
+    /// Set for a file that cannot be analysed at all (empty, no usable header): the job
+    /// is created failed, so the upload is visible with its reason.
+    pub failure: Option<String>,
+}
+
+/// What recording a chunk did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkRecorded {
+    /// Recorded and counted off the job.
+    New,
+    /// This chunk was recorded before (a duplicate delivery, or another mapper first).
+    Duplicate,
+    /// The job is no longer mapping (it failed): nothing recorded.
+    JobClosed,
+}
+
+/// What claiming a job for reduction found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This reducer holds the job until the lease it asked for.
+    Claimed(Box<Job>),
+    /// Another reducer holds it until this time (epoch ms).
+    HeldUntil(u64),
+    /// Already done or failed, or still mapping: nothing to do.
+    Settled(JobStatus),
+    NoSuchJob,
+}
+
+fn key(id: &JobId) -> String {
+    format!("JOB#{id}")
+}
+
+fn chunk_key(index: u32) -> String {
+    format!("CHUNK#{index:06}")
+}
+
+fn now_text() -> String {
+    let now = OffsetDateTime::now_utc();
+    // Fixed width (milliseconds always written), so the index sorts by time.
+    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
+    let text = now.format(&Rfc3339).unwrap_or_default();
+    if now.millisecond() == 0 { text.replace('Z', ".000Z") } else { text }
+}
+
+fn read_job(item: &Item) -> Result<Job, Error> {
+    let pk = get_s(item, "pk")?;
+    let id = pk
+        .strip_prefix("JOB#")
+        .and_then(JobId::parse)
+        .ok_or_else(|| Error::Malformed(format!("job key {pk} is not JOB#<id>")))?;
+    let status = JobStatus::parse(get_s(item, "status")?)
+        .ok_or_else(|| Error::Malformed("attribute status is not a job status".into()))?;
+    let claim = match (get_opt_s(item, "claimToken"), get_opt_n::<u64>(item, "claimUntil")?) {
+        (Some(token), Some(until)) => Some((token.to_owned(), until)),
+        _ => None,
+    };
+    let results = match get_opt_s(item, "resultsBucket") {
+        Some(bucket) => Some(ResultKeys {
+            bucket: bucket.to_owned(),
+            json: get_s(item, "resultJson")?.to_owned(),
+            csv: get_s(item, "resultCsv")?.to_owned(),
+            summary: get_s(item, "resultSummary")?.to_owned(),
+        }),
+        None => None,
+    };
+    Ok(Job {
+        id,
+        status,
+        input: InputFile {
+            bucket: get_s(item, "bucket")?.to_owned(),
+            key: get_s(item, "key")?.to_owned(),
+            etag: get_s(item, "etag")?.to_owned(),
+            size: get_n(item, "size")?,
+        },
+        chunk_bytes: get_n(item, "chunkBytes")?,
+        chunks_total: get_n(item, "chunksTotal")?,
+        chunks_left: get_n(item, "chunksLeft")?,
+        created_at: get_s(item, "createdAt")?.to_owned(),
+        finished_at: get_opt_s(item, "finishedAt").map(str::to_owned),
+        failure: get_opt_s(item, "failure").map(str::to_owned),
+        failed_chunk: get_opt_n(item, "failedChunk")?,
+        claim,
+        results,
+        rows_read: get_opt_n(item, "rowsRead")?,
+        rows_rejected: get_opt_n(item, "rowsRejected")?,
+    })
+}
+
+fn conditional_check_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+impl JobsTable {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    /// Creates the job unless it exists (a redelivered upload event); returns the job as
+    /// stored either way, and whether this call created it.
+    pub async fn create(&self, job: &NewJob) -> Result<(Job, bool), Error> {
+        let (status, finished) = match job.failure {
+            Some(_) => (JobStatus::Failed, Some(now_text())),
+            None => (JobStatus::Mapping, None),
+        };
+        let mut item = Item::new();
+        item.insert("pk".into(), s(key(&job.id)));
+        item.insert("sk".into(), s("JOB"));
+        item.insert("listing".into(), s(LISTING));
+        item.insert("createdAt".into(), s(now_text()));
+        item.insert("status".into(), s(status.as_str()));
+        item.insert("bucket".into(), s(&job.input.bucket));
+        item.insert("key".into(), s(&job.input.key));
+        item.insert("etag".into(), s(&job.input.etag));
+        item.insert("size".into(), n(job.input.size));
+        item.insert("chunkBytes".into(), n(job.chunk_bytes));
+        item.insert("chunksTotal".into(), n(job.chunks_total));
+        item.insert("chunksLeft".into(), n(job.chunks_total));
+        if let Some(failure) = &job.failure {
+            item.insert("failure".into(), s(failure));
+        }
+        if let Some(finished) = finished {
+            item.insert("finishedAt".into(), s(finished));
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok((read_job(&item)?, true)),
+            Err(err) if err.as_service_error().is_some_and(conditional_check_failed) => {
+                let existing = self.get(&job.id).await?;
+                existing.map(|job| (job, false)).ok_or_else(|| Error::Malformed("a job vanished once created".into()))
+            }
+            Err(err) => Err(Error::dynamo("PutItem", err)),
+        }
+    }
+
+    pub async fn get(&self, id: &JobId) -> Result<Option<Job>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("GetItem", e))?;
+        out.item.as_ref().map(read_job).transpose()
+    }
+
+    /// Jobs newest first, `limit` at a time; `after` is the previous page's last
+    /// `createdAt` and job key, as [`Page::next`] returned it.
+    pub async fn list(&self, limit: u16, after: Option<&str>) -> Result<Page, Error> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(LISTING_INDEX)
+            .key_condition_expression("listing = :jobs")
+            .expression_attribute_values(":jobs", s(LISTING))
+            .scan_index_forward(false)
+            .limit(i32::from(limit));
+        if let Some(after) = after {
+            let (created, pk) = after
+                .split_once('|')
+                .ok_or_else(|| Error::Malformed("a job listing position is createdAt|pk".into()))?;
+            query = query
+                .exclusive_start_key("listing", s(LISTING))
+                .exclusive_start_key("createdAt", s(created))
+                .exclusive_start_key("pk", s(pk))
+                .exclusive_start_key("sk", s("JOB"));
+        }
+        let out = query.send().await.map_err(|e| Error::dynamo("Query", e))?;
+        let jobs = out.items().iter().map(read_job).collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key() {
+            Some(last) => Some(format!("{}|{}", get_s(last, "createdAt")?, get_s(last, "pk")?)),
+            None => None,
+        };
+        Ok(Page { jobs, next })
+    }
+
+    /// Whether a chunk's partial result is recorded already.
+    pub async fn has_chunk(&self, id: &JobId, index: u32) -> Result<bool, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s(chunk_key(index)))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
+    /// Records a chunk's partial result and counts it off the job, atomically.
+    pub async fn record_chunk(
+        &self,
+        id: &JobId,
+        index: u32,
+        partial: &str,
+        stats: ChunkStats,
+    ) -> Result<ChunkRecorded, Error> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(key(id)));
+        item.insert("sk".into(), s(chunk_key(index)));
+        item.insert("partial".into(), s(partial));
+        item.insert("bytesRead".into(), n(stats.bytes_read));
+        item.insert("millis".into(), n(stats.millis));
+        item.insert(TTL_ATTRIBUTE.into(), epoch(OffsetDateTime::now_utc() + CHUNK_RETENTION));
+        let put = Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Error::build("Put", e))?;
+        let count = Update::builder()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .update_expression("SET chunksLeft = chunksLeft - :one")
+            .condition_expression("#status = :mapping AND chunksLeft > :zero")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":mapping", s(JobStatus::Mapping.as_str()))
+            .build()
+            .map_err(|e| Error::build("Update", e))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(ChunkRecorded::New),
+            Err(err) => {
+                let Some(canceled) = err.as_service_error().and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                    _ => None,
+                }) else {
+                    return Err(Error::dynamo("TransactWriteItems", err));
+                };
+                let codes: Vec<&str> =
+                    canceled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                match codes.as_slice() {
+                    ["ConditionalCheckFailed", ..] => Ok(ChunkRecorded::Duplicate),
+                    [_, "ConditionalCheckFailed"] => Ok(ChunkRecorded::JobClosed),
+                    // A conflicting transaction on the job item (another chunk counted at
+                    // the same moment): transient, the caller retries.
+                    _ => Err(Error::dynamo("TransactWriteItems", err)),
+                }
+            }
+        }
+    }
+
+    /// Marks a job failed (unless it is already settled): a chunk could not be mapped.
+    pub async fn fail(&self, id: &JobId, reason: &str, chunk: Option<u32>) -> Result<bool, Error> {
+        let mut expression = "SET #status = :failed, failure = :reason, finishedAt = :at".to_owned();
+        if chunk.is_some() {
+            expression.push_str(", failedChunk = :chunk");
+        }
+        let failed = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .update_expression(expression)
+            .condition_expression("#status IN (:mapping, :reducing)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", s(now_text()))
+            .expression_attribute_values(":mapping", s(JobStatus::Mapping.as_str()))
+            .expression_attribute_values(":reducing", s(JobStatus::Reducing.as_str()));
+        let failed = match chunk {
+            Some(chunk) => failed.expression_attribute_values(":chunk", n(chunk)),
+            None => failed,
+        };
+        match failed.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(conditional_check_failed) => Ok(false),
+            Err(err) => Err(Error::dynamo("UpdateItem", err)),
+        }
+    }
+
+    /// Claims a mapped job for reduction until `until_ms` (epoch ms): if all its chunks
+    /// are in and no one holds it, or the last holder's claim has lapsed.
+    pub async fn claim(&self, id: &JobId, token: &str, now_ms: u64, until_ms: u64) -> Result<Claim, Error> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .update_expression("SET #status = :reducing, claimToken = :token, claimUntil = :until")
+            .condition_expression(
+                "(#status = :mapping AND chunksLeft = :zero) OR (#status = :reducing AND claimUntil < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":reducing", s(JobStatus::Reducing.as_str()))
+            .expression_attribute_values(":mapping", s(JobStatus::Mapping.as_str()))
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":until", n(until_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match claimed {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(Claim::Claimed(Box::new(read_job(&item)?))),
+                None => Err(Error::Malformed("a claimed job came back without its attributes".into())),
+            },
+            Err(err) if err.as_service_error().is_some_and(conditional_check_failed) => {
+                let Some(job) = self.get(id).await? else { return Ok(Claim::NoSuchJob) };
+                Ok(match (job.status, job.claim) {
+                    (JobStatus::Reducing, Some((_, until))) => Claim::HeldUntil(until),
+                    (status, _) => Claim::Settled(status),
+                })
+            }
+            Err(err) => Err(Error::dynamo("UpdateItem", err)),
+        }
+    }
+
+    /// Every chunk's partial result, in chunk order.
+    pub async fn chunks(&self, id: &JobId) -> Result<Vec<StoredChunk>, Error> {
+        let mut out = Vec::new();
+        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :chunk)")
+                .expression_attribute_values(":pk", s(key(id)))
+                .expression_attribute_values(":chunk", s("CHUNK#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| Error::dynamo("Query", e))?;
+            for item in page.items() {
+                let sk = get_s(item, "sk")?;
+                let index = sk
+                    .strip_prefix("CHUNK#")
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(|| Error::Malformed(format!("chunk key {sk} is not CHUNK#<index>")))?;
+                out.push(StoredChunk {
+                    index,
+                    partial: get_s(item, "partial")?.to_owned(),
+                    stats: ChunkStats { bytes_read: get_n(item, "bytesRead")?, millis: get_n(item, "millis")? },
+                });
+            }
+            match page.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Records a claimed job as done, with where its results are; `false` if the claim
+    /// was lost (it lapsed and another reducer took the job over).
+    pub async fn finish(&self, id: &JobId, token: &str, results: &ResultKeys, rows: (u64, u64)) -> Result<bool, Error> {
+        let done = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .update_expression(
+                "SET #status = :done, finishedAt = :at, resultsBucket = :bucket, resultJson = :json, \
+                 resultCsv = :csv, resultSummary = :summary, rowsRead = :read, rowsRejected = :rejected \
+                 REMOVE claimToken, claimUntil",
+            )
+            .condition_expression("#status = :reducing AND claimToken = :token")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":done", s(JobStatus::Done.as_str()))
+            .expression_attribute_values(":reducing", s(JobStatus::Reducing.as_str()))
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":at", s(now_text()))
+            .expression_attribute_values(":bucket", s(&results.bucket))
+            .expression_attribute_values(":json", s(&results.json))
+            .expression_attribute_values(":csv", s(&results.csv))
+            .expression_attribute_values(":summary", s(&results.summary))
+            .expression_attribute_values(":read", n(rows.0))
+            .expression_attribute_values(":rejected", n(rows.1))
+            .send()
+            .await;
+        match done {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(conditional_check_failed) => Ok(false),
+            Err(err) => Err(Error::dynamo("UpdateItem", err)),
+        }
+    }
+}
+
+/// A page of jobs and the position after it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub jobs: Vec<Job>,
+    pub next: Option<String>,
+}
+
+/// What a mapper spent on a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkStats {
+    pub bytes_read: u64,
+    pub millis: u64,
+}
+
+/// A chunk's partial result as stored (JSON of `domain::analytics::ChunkPartials`).
+#[derive(Debug, Clone)]
+pub struct StoredChunk {
+    pub index: u32,
+    pub partial: String,
+    pub stats: ChunkStats,
+}
