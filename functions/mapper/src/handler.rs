@@ -36,8 +36,8 @@ pub const DUPLICATES: &str = "DuplicateChunks";
 pub const JOBS_FAILED: &str = "JobsFailed";
 pub const BATCH_ITEM_FAILURES: &str = "BatchItemFailures";
 
-/// A partial result bigger than this does not go into a DynamoDB item (400 KB) with the
-/// rest of the chunk's attributes.
+/// The largest partial result (as JSON) a chunk may have: stored compressed it fits a
+/// DynamoDB item (400 KB) whatever its numbers, and the reducer holds every chunk's at once.
 pub const MAX_PARTIAL_BYTES: usize = 350_000;
 /// Read past the chunk's end in windows of this size while its last record runs on.
 const OVERRUN_WINDOW: u64 = 64 * 1024;

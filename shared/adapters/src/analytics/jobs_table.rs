@@ -3,15 +3,19 @@
 //! | pk          | sk              | what |
 //! |-------------|-----------------|------|
 //! | `JOB#<id>`  | `JOB`           | the job: its file, status, chunks left, outcome; in the `byCreated` index |
-//! | `JOB#<id>`  | `CHUNK#<index>` | a chunk's partial result (both quote-state hypotheses); expires after 7 days |
+//! | `JOB#<id>`  | `PARTIAL#<index>` | a chunk's partial result (both quote-state hypotheses), DEFLATE-compressed; expires after 7 days |
+//! | `JOB#<id>`  | `CHUNK#<index>` | the chunk counted: a marker; expires after 7 days |
 //!
-//! A mapper records its chunk and counts it off the job in one transaction, the chunk
-//! conditional on not existing: a chunk delivered twice, or mapped twice at once, is
-//! counted once. The write that takes `chunksLeft` to 0 is what the table's stream
+//! A mapper writes its chunk's partial result (the same bytes whoever computes it), then
+//! counts the chunk off the job in one transaction with the chunk's marker, conditional on
+//! the marker not existing: a chunk delivered twice, or mapped twice at once, is counted
+//! once. The partial stays out of the transaction, which costs twice the writes of its
+//! items: a chunk costs its compressed partial's KB plus 4 write units. The write that takes `chunksLeft` to 0 is what the table's stream
 //! hands the reducer (its filter), and the reducer claims the job with a conditional
 //! write, so one reducer merges and writes; a claim lapses with its holder's invocation.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use domain::analytics::job::{InputFile, JobId, JobStatus};
 use time::format_description::well_known::Rfc3339;
@@ -19,6 +23,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::Error;
 use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_n, get_opt_s, get_s, n, s};
+use crate::error::AwsFailure;
 
 /// How long a chunk's partial result is kept after it is written.
 pub const CHUNK_RETENTION: Duration = Duration::days(7);
@@ -104,6 +109,27 @@ fn key(id: &JobId) -> String {
 
 fn chunk_key(index: u32) -> String {
     format!("CHUNK#{index:06}")
+}
+
+fn partial_key(index: u32) -> String {
+    format!("PARTIAL#{index:06}")
+}
+
+/// Partials are JSON of many numbers: DEFLATE makes them several times smaller, and
+/// DynamoDB bills writes by the KB.
+fn compress(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+fn decompress(bytes: &[u8]) -> Result<String, std::io::Error> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(bytes).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn now_text() -> String {
@@ -256,7 +282,7 @@ impl JobsTable {
         Ok(Page { jobs, next })
     }
 
-    /// Whether a chunk's partial result is recorded already.
+    /// Whether a chunk is counted already.
     pub async fn has_chunk(&self, id: &JobId, index: u32) -> Result<bool, Error> {
         let out = self
             .client
@@ -272,7 +298,7 @@ impl JobsTable {
         Ok(out.item.is_some())
     }
 
-    /// Records a chunk's partial result and counts it off the job, atomically.
+    /// Records a chunk's partial result, then counts the chunk off the job, once.
     pub async fn record_chunk(
         &self,
         id: &JobId,
@@ -280,16 +306,24 @@ impl JobsTable {
         partial: &str,
         stats: ChunkStats,
     ) -> Result<ChunkRecorded, Error> {
-        let mut item = Item::new();
-        item.insert("pk".into(), s(key(id)));
-        item.insert("sk".into(), s(chunk_key(index)));
-        item.insert("partial".into(), s(partial));
-        item.insert("bytesRead".into(), n(stats.bytes_read));
-        item.insert("millis".into(), n(stats.millis));
-        item.insert(TTL_ATTRIBUTE.into(), epoch(OffsetDateTime::now_utc() + CHUNK_RETENTION));
+        let expires = epoch(OffsetDateTime::now_utc() + CHUNK_RETENTION);
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", s(key(id)))
+            .item("sk", s(partial_key(index)))
+            .item("partial", AttributeValue::B(Blob::new(compress(partial.as_bytes()))))
+            .item("bytesRead", n(stats.bytes_read))
+            .item("millis", n(stats.millis))
+            .item(TTL_ATTRIBUTE, expires.clone())
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("PutItem", e))?;
         let put = Put::builder()
             .table_name(&self.name)
-            .set_item(Some(item))
+            .item("pk", s(key(id)))
+            .item("sk", s(chunk_key(index)))
+            .item(TTL_ATTRIBUTE, expires)
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| Error::build("Put", e))?;
@@ -327,8 +361,12 @@ impl JobsTable {
                     ["ConditionalCheckFailed", ..] => Ok(ChunkRecorded::Duplicate),
                     [_, "ConditionalCheckFailed"] => Ok(ChunkRecorded::JobClosed),
                     // A conflicting transaction on the job item (another chunk counted at
-                    // the same moment): transient, the caller retries.
-                    _ => Err(Error::dynamo("TransactWriteItems", err)),
+                    // the same moment): transient whatever its HTTP status, the caller retries.
+                    _ => {
+                        let mut failure = AwsFailure::from_sdk("DynamoDB", "TransactWriteItems", &err);
+                        failure.transient = true;
+                        Err(Error::Aws(failure))
+                    }
                 }
             }
         }
@@ -415,7 +453,7 @@ impl JobsTable {
                 .table_name(&self.name)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :chunk)")
                 .expression_attribute_values(":pk", s(key(id)))
-                .expression_attribute_values(":chunk", s("CHUNK#"))
+                .expression_attribute_values(":chunk", s("PARTIAL#"))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -424,12 +462,16 @@ impl JobsTable {
             for item in page.items() {
                 let sk = get_s(item, "sk")?;
                 let index = sk
-                    .strip_prefix("CHUNK#")
+                    .strip_prefix("PARTIAL#")
                     .and_then(|i| i.parse().ok())
-                    .ok_or_else(|| Error::Malformed(format!("chunk key {sk} is not CHUNK#<index>")))?;
+                    .ok_or_else(|| Error::Malformed(format!("partial key {sk} is not PARTIAL#<index>")))?;
+                let Some(AttributeValue::B(compressed)) = item.get("partial") else {
+                    return Err(Error::Malformed(format!("{sk} has no binary partial")));
+                };
                 out.push(StoredChunk {
                     index,
-                    partial: get_s(item, "partial")?.to_owned(),
+                    partial: decompress(compressed.as_ref())
+                        .map_err(|e| Error::Malformed(format!("{sk}'s partial cannot be decompressed: {e}")))?,
                     stats: ChunkStats { bytes_read: get_n(item, "bytesRead")?, millis: get_n(item, "millis")? },
                 });
             }
@@ -490,7 +532,7 @@ pub struct ChunkStats {
     pub millis: u64,
 }
 
-/// A chunk's partial result as stored (JSON of `domain::analytics::ChunkPartials`).
+/// A chunk's partial result as stored (JSON of `domain::analytics::ChunkPartials`, decompressed).
 #[derive(Debug, Clone)]
 pub struct StoredChunk {
     pub index: u32,
