@@ -269,6 +269,16 @@ async fn malformed_rows_are_counted_and_sampled_not_fatal() {
     let sample = summary["rejectedSample"].as_array().unwrap();
     assert_eq!(sample.len(), 2, "{summary}");
     assert!(sample.iter().any(|s| s["text"].as_str().unwrap().contains("too,few,fields")), "{summary}");
+
+    // Files that cannot be analysed at all are jobs that failed, with the reason.
+    let empty = analytics.upload("empty.csv", Vec::new(), None).await;
+    let no_carrier = analytics.upload("no-carrier.csv", b"year,month,origin\n2013,1,EWR\n".to_vec(), None).await;
+    for (key, reason) in [(empty, "empty"), (no_carrier, "carrier")] {
+        let job = analytics.finished_jobs(&key, 1, Duration::from_secs(60)).await.remove(0);
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(job["failure"].as_str().unwrap().contains(reason), "{job}");
+        assert_eq!(job["progress"]["chunksTotal"], 0, "{job}");
+    }
 }
 
 /// The reducer's stream event for a job, as the jobs table's stream would deliver it.

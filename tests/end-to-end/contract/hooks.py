@@ -7,7 +7,8 @@ fuzzer the same rules, so that the data it calls valid is what the API accepts:
   10 passengers of a flight;
 - `format: date` (a departure date): within the window around today;
 - a registration's departure time falls on its date, and its origin is not its destination;
-- `format: cursor`: the `nextCursor` of the same flight's listing; a collection's cursor
+- `format: cursor`: the `nextCursor` of the same flight's listing (or of the jobs'
+  listing: a creation time and a job key); a collection's cursor
   names the collection's generation, which only a previous page knows, so a valid listing
   of a collection starts from its first page (paging is tested in the collections
   function's tests);
@@ -53,6 +54,12 @@ def _cursor(flight_id):
     """A cursor of the flight's listing: a position after which nothing is found."""
     position = f"ALERT#{uuid.uuid4()}"
     return base64.urlsafe_b64encode(f"v1\n{flight_id}\n{position}".encode()).decode().rstrip("=")
+
+
+def _jobs_cursor():
+    """A cursor of the jobs' listing: a position after which nothing is found."""
+    position = f"2000-01-01T00:00:00.000Z|JOB#{uuid.uuid4().hex[:24]}"
+    return base64.urlsafe_b64encode(f"v1\njobs\n{position}".encode()).decode().rstrip("=")
 
 
 schemathesis.openapi.format("cursor", st.just("placeholder"))
@@ -107,4 +114,6 @@ def map_case(context, case):
                 room -= len(case.body[part])
     if operation == "listAlerts" and isinstance(case.query, dict) and "cursor" in case.query and _valid(case, "query"):
         case.query["cursor"] = _cursor(case.query.get("flightId", ""))
+    if operation == "listJobs" and isinstance(case.query, dict) and "cursor" in case.query and _valid(case, "query"):
+        case.query["cursor"] = _jobs_cursor()
     return case
