@@ -25,6 +25,6 @@ pub mod csv;
 pub mod job;
 pub mod report;
 
-pub use chunks::{ChainError, Chunk, ChunkPartials, ChunkScanner, combine, plan};
+pub use chunks::{ChainError, Chunk, ChunkPartials, ChunkScanner, Combiner, combine, plan};
 pub use csv::{FieldError, FieldSplitter, Header, HeaderError, read_header, split_fields};
 pub use report::{Columns, MissingColumns, Partial, RejectedSample, ReportRow, report_rows, to_csv};

@@ -27,15 +27,36 @@ pub enum ChainError {
 
 /// The partial of the whole file, from every chunk's partials in index order.
 pub fn combine(chunks: impl IntoIterator<Item = ChunkPartials>) -> Result<Partial, ChainError> {
-    let mut total = Partial::default();
-    // The header ends outside quotes.
-    let mut inside = false;
-    for (position, chunk) in chunks.into_iter().enumerate() {
-        let partial = if inside { chunk.odd.ok_or(ChainError::MissingOdd { position })? } else { chunk.even };
-        total.merge(partial);
-        inside ^= chunk.quote_parity;
+    let mut combiner = Combiner::default();
+    for chunk in chunks {
+        combiner.push(chunk)?;
     }
-    Ok(total)
+    Ok(combiner.finish())
+}
+
+/// [`combine`] one chunk at a time, so a reducer holds one chunk's partials at once.
+#[derive(Debug, Default)]
+pub struct Combiner {
+    total: Partial,
+    /// Whether the next chunk's window starts inside quotes (the header ends outside).
+    inside: bool,
+    position: usize,
+}
+
+impl Combiner {
+    /// Merges the next chunk's partial for the quote state that held at its start.
+    pub fn push(&mut self, chunk: ChunkPartials) -> Result<(), ChainError> {
+        let partial =
+            if self.inside { chunk.odd.ok_or(ChainError::MissingOdd { position: self.position })? } else { chunk.even };
+        self.total.merge(partial);
+        self.inside ^= chunk.quote_parity;
+        self.position += 1;
+        Ok(())
+    }
+
+    pub fn finish(self) -> Partial {
+        self.total
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,6 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-pub use combine::{ChainError, ChunkPartials, combine};
+pub use combine::{ChainError, ChunkPartials, Combiner, combine};
 pub use plan::{Chunk, plan};
 pub use scanner::{ChunkScanner, MAX_RECORD_BYTES};

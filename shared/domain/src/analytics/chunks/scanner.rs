@@ -93,6 +93,13 @@ impl ChunkScanner {
         }
     }
 
+    /// The most groups either hypothesis has gathered so far: a mapper bounds its memory
+    /// and its partial result by it (a column of millions of distinct values).
+    pub fn groups(&self) -> usize {
+        let odd = self.odd.as_ref().map_or(0, |t| t.index.len() + t.partial.groups.len());
+        (self.even.index.len() + self.even.partial.groups.len()).max(odd)
+    }
+
     /// Where the bytes fed must start: the chunk's start, or the byte before it.
     pub fn read_from(&self) -> u64 {
         self.read_from

@@ -42,6 +42,11 @@ impl GroupIndex {
         &mut self.groups[slot].1
     }
 
+    /// How many groups there are.
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Moves the groups into `groups`, leaving the index empty.
     pub(crate) fn drain_into(&mut self, groups: &mut BTreeMap<GroupKey, GroupStats>) {
         self.slots.clear();

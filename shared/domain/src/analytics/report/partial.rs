@@ -41,8 +41,8 @@ impl Rejection {
             Rejection::Month => "month is not 1-12",
             Rejection::Carrier => "carrier is missing",
             Rejection::Origin => "origin is missing",
-            Rejection::DepDelay => "dep_delay is not a number",
-            Rejection::ArrDelay => "arr_delay is not a number",
+            Rejection::DepDelay => "dep_delay is not a number of magnitude below 1e9",
+            Rejection::ArrDelay => "arr_delay is not a number of magnitude below 1e9",
             Rejection::NotUtf8 => "not UTF-8",
             Rejection::TooLong => "record is too long",
         }
@@ -470,9 +470,9 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                ("arr_delay is not a number", 1),
+                ("arr_delay is not a number of magnitude below 1e9", 1),
                 ("carrier is missing", 1),
-                ("dep_delay is not a number", 1),
+                ("dep_delay is not a number of magnitude below 1e9", 1),
                 ("month is not 1-12", 2),
                 ("not UTF-8", 1),
                 ("origin is missing", 1),
