@@ -360,6 +360,8 @@ async fn duplicates_and_races_change_nothing() {
         input: task.input.clone(),
         chunk_bytes: 16 << 20,
         chunks_total: 2,
+        data_start: header_end,
+        columns: Some(task.columns.clone()),
         failure: None,
     };
     assert!(jobs.create(&new).await.unwrap().1);
@@ -393,7 +395,7 @@ async fn a_chunk_that_keeps_failing_fails_its_job_and_lands_in_the_dead_letter_q
     // Retries in seconds rather than minutes.
     let env = LocalEnv::start(&["--retry-scale", "0.01"]);
     let analytics = Analytics::new(&env).await;
-    // Thousands of distinct carriers in one chunk: a partial result bigger than an item.
+    // Thousands of distinct carriers in one chunk: more groups than a chunk may gather.
     let rows: Vec<String> = (0..6000)
         .map(|i| row(1, "517", "2", "11", &format!("carrier-{i:05}-{}", "x".repeat(60)), "N1", "EWR"))
         .collect();
@@ -401,7 +403,7 @@ async fn a_chunk_that_keeps_failing_fails_its_job_and_lands_in_the_dead_letter_q
         analytics.upload("too-many-groups.csv", format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes(), None).await;
     let job = analytics.finished_jobs(&key, 1, Duration::from_secs(120)).await.remove(0);
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["failure"].as_str().unwrap().contains("partial result"), "{job}");
+    assert!(job["failure"].as_str().unwrap().contains("groups in one chunk"), "{job}");
     assert!(job.get("results").is_none(), "a failed job has no results: {job}");
 
     let sqs = support::aws_sqs(env.moto()).await;

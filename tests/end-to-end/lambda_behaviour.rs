@@ -152,6 +152,9 @@ async fn every_function_refuses_an_event_of_another_source_with_a_clear_error() 
         "recommender",
         "collection-publisher",
         "collection-sweeper",
+        "jobs",
+        "splitter",
+        "reducer",
     ];
     for function in http_and_streams {
         let (status, error, body) = invoke(&env, function, &sqs_event).await;
@@ -159,7 +162,7 @@ async fn every_function_refuses_an_event_of_another_source_with_a_clear_error() 
         let message = body["errorMessage"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "{function} explains the failure: {body}");
     }
-    for function in ["sms", "retrainer"] {
+    for function in ["sms", "retrainer", "mapper"] {
         for sample in ["example-s3-event.json", "example-sns-event.json", "example-dynamodb-event.json"] {
             let (status, error, body) = invoke(&env, function, &testkit::aws_sample(sample)).await;
             assert_eq!((status, error.as_deref()), (200, Some("Unhandled")), "{function} {sample}: {body}");

@@ -4,10 +4,13 @@
 //!
 //! Duplicates change nothing: a chunk recorded already is skipped before any reading,
 //! and two mappers racing on one chunk both compute it but only one is recorded.
-//! Failures: a file replaced or deleted since the job started, or a partial result too big
-//! for an item, fails the job at once; anything else (throttling, timeouts, the deadline)
-//! is retried, and the chunk's last attempt (`CHUNK_ATTEMPTS`, the queue's maxReceiveCount)
-//! fails the job. Either way the message goes on to the dead-letter queue, under an alarm.
+//! Failures: a file replaced or deleted since the job started, or too many groups for one
+//! partial result, fails the job at once; anything else (throttling, timeouts, the
+//! deadline, a crash) is retried `CHUNK_ATTEMPTS` times, and the delivery after those (the
+//! queue's maxReceiveCount is one more) only fails the job — so even attempts that crashed
+//! end in a failed job. Either way the message goes on to the dead-letter queue, under an
+//! alarm. A job is failed only while mapping and only if the chunk was not counted after
+//! all (an attempt whose answer was lost).
 
 use std::time::Instant;
 
@@ -24,7 +27,7 @@ use domain::analytics::job::{ChunkTask, JobStatus};
 pub struct Mapper {
     pub jobs: JobsTable,
     pub files: InputFiles,
-    /// The chunk queue's maxReceiveCount: the attempt that fails the job.
+    /// Attempts at a chunk; the next delivery fails its job (maxReceiveCount is one more).
     pub attempts: u32,
     pub metrics: Metrics,
 }
@@ -39,6 +42,9 @@ pub const BATCH_ITEM_FAILURES: &str = "BatchItemFailures";
 /// The largest partial result (as JSON) a chunk may have: stored compressed it fits a
 /// DynamoDB item (400 KB) whatever its numbers, and the reducer holds every chunk's at once.
 pub const MAX_PARTIAL_BYTES: usize = 350_000;
+/// The most groups (carrier × origin × month) one chunk may gather, checked as it is read,
+/// so a column with millions of distinct values fails the job instead of the memory.
+pub const MAX_GROUPS: usize = 4_000;
 /// Read past the chunk's end in windows of this size while its last record runs on.
 const OVERRUN_WINDOW: u64 = 64 * 1024;
 /// Time kept back from the deadline to record the result or the failure.
@@ -56,6 +62,10 @@ pub enum MapError {
         "the chunk's partial result is {0} bytes, more than an item holds ({MAX_PARTIAL_BYTES}): use a smaller chunk size"
     )]
     PartialTooLarge(usize),
+    #[error("more than {MAX_GROUPS} groups in one chunk: use a smaller chunk size")]
+    TooManyGroups,
+    #[error("{0} attempts failed")]
+    GaveUp(u32),
     #[error("cut off at the deadline")]
     Deadline,
     #[error(transparent)]
@@ -66,7 +76,11 @@ impl MapError {
     /// Whether another attempt cannot succeed.
     fn is_permanent(&self) -> bool {
         match self {
-            MapError::PartialTooLarge(_) | MapError::FailedHere | MapError::Unreadable(_) => true,
+            MapError::PartialTooLarge(_)
+            | MapError::TooManyGroups
+            | MapError::FailedHere
+            | MapError::GaveUp(_)
+            | MapError::Unreadable(_) => true,
             MapError::Aws(err) => is_gone_or_replaced(err) || !err.is_transient(),
             MapError::NoJob(_) | MapError::Deadline => false,
         }
@@ -85,14 +99,23 @@ pub async fn handle(mapper: &Mapper, event: SqsEvent, deadline: Deadline) -> Res
 async fn map_message(mapper: &Mapper, message: SqsMessage, deadline: Deadline) -> Result<(), MapError> {
     let task = ChunkTask::from_json(message.body.as_deref().unwrap_or_default()).map_err(MapError::Unreadable)?;
     let attempt: u32 = message.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-    let outcome = map_chunk(mapper, &task, deadline).await;
+    // Past its attempts (the last may have crashed): only the job's failure is left to record.
+    let outcome = if attempt > mapper.attempts {
+        Err(MapError::GaveUp(mapper.attempts))
+    } else {
+        map_chunk(mapper, &task, deadline).await
+    };
     if let Err(err) = &outcome
         && !matches!(err, MapError::FailedHere)
-        && (err.is_permanent() || attempt >= mapper.attempts)
+        && err.is_permanent()
     {
         let reason =
             format!("chunk {} (bytes {}-{}) failed: {err}", task.chunk.index, task.chunk.start, task.chunk.end);
-        if mapper.jobs.fail(&task.job_id, &reason, Some(task.chunk.index)).await? {
+        let failed = retry(&deadline, Backoff::AWS, adapters::Error::is_transient, || {
+            mapper.jobs.fail_chunk(&task.job_id, task.chunk.index, &reason)
+        })
+        .await?;
+        if failed {
             mapper.metrics.add(JOBS_FAILED, 1);
             tracing::error!(job_id = %task.job_id, chunk = task.chunk.index, attempt, reason, "job failed");
         }
@@ -154,13 +177,18 @@ async fn scan(mapper: &Mapper, task: &ChunkTask) -> Result<(domain::analytics::C
     let mut read = 0u64;
     while wants_more && position < size {
         let end = window_end.max(position + 1).min(size);
+        let mut too_many = false;
         let got = mapper
             .files
             .read_range(&task.input, position, end, |bytes| {
                 wants_more = scanner.feed(bytes);
-                wants_more
+                too_many = scanner.groups() > MAX_GROUPS;
+                wants_more && !too_many
             })
             .await?;
+        if too_many {
+            return Err(MapError::TooManyGroups);
+        }
         read += got;
         position += got;
         window_end = position.saturating_add(OVERRUN_WINDOW);

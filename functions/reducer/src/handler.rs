@@ -19,7 +19,7 @@ use adapters::metrics::Metrics;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use domain::analytics::job::{JobId, JobStatus};
-use domain::analytics::{ChunkPartials, combine, report_rows, to_csv};
+use domain::analytics::{ChunkPartials, Combiner, report_rows, to_csv};
 use serde::Serialize;
 
 pub struct Reducer {
@@ -131,30 +131,57 @@ struct Input<'a> {
     size: u64,
 }
 
-async fn reduce_claimed(reducer: &Reducer, job: Job, token: &str) -> Result<(), ReduceError> {
-    let stored = reducer.jobs.chunks(&job.id).await?;
-    let mut bytes_read = 0;
-    let mut mapper_millis = 0;
-    let mut partials = Vec::with_capacity(stored.len());
-    let mut problem = None;
-    if stored.len() != job.chunks_total as usize {
-        problem = Some(format!("{} chunk results found for {} chunks", stored.len(), job.chunks_total));
-    }
-    for chunk in &stored {
-        bytes_read += chunk.stats.bytes_read;
-        mapper_millis += chunk.stats.millis;
-        match serde_json::from_str::<ChunkPartials>(&chunk.partial) {
-            Ok(partial) => partials.push(partial),
-            Err(err) => problem = Some(format!("chunk {}'s partial result is unreadable: {err}", chunk.index)),
+#[derive(Debug, thiserror::Error)]
+enum Problem {
+    #[error("{found} chunk results found for {expected} chunks")]
+    Missing { found: usize, expected: u32 },
+    #[error("chunk {index}'s partial result is unreadable: {error}")]
+    Unreadable { index: u32, error: String },
+    #[error(transparent)]
+    Chain(#[from] domain::analytics::ChainError),
+    #[error(transparent)]
+    Aws(#[from] adapters::Error),
+}
+
+/// Merges the job's partials page by page, in chunk order: one page of compressed
+/// partials and one chunk's partials decoded are held at a time, whatever the job's size.
+/// Returns the merged partial, the bytes the mappers read and their milliseconds.
+async fn merge_partials(reducer: &Reducer, job: &Job) -> Result<(domain::analytics::Partial, u64, u64), Problem> {
+    let mut combiner = Combiner::default();
+    let (mut found, mut bytes_read, mut millis) = (0usize, 0u64, 0u64);
+    let mut after = None;
+    loop {
+        let page = reducer.jobs.chunk_page(&job.id, after).await?;
+        for chunk in page.chunks {
+            if chunk.index as usize != found {
+                return Err(Problem::Missing { found, expected: job.chunks_total });
+            }
+            let text = chunk.partial()?;
+            let partials: ChunkPartials = serde_json::from_str(&text)
+                .map_err(|e| Problem::Unreadable { index: chunk.index, error: e.to_string() })?;
+            combiner.push(partials)?;
+            found += 1;
+            bytes_read += chunk.stats.bytes_read;
+            millis += chunk.stats.millis;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
         }
     }
-    let merged = match problem {
-        Some(problem) => Err(problem),
-        None => combine(partials).map_err(|e| e.to_string()),
-    };
-    let merged = match merged {
+    if found != job.chunks_total as usize {
+        return Err(Problem::Missing { found, expected: job.chunks_total });
+    }
+    Ok((combiner.finish(), bytes_read, millis))
+}
+
+async fn reduce_claimed(reducer: &Reducer, job: Job, token: &str) -> Result<(), ReduceError> {
+    let merged = match merge_partials(reducer, &job).await {
         Ok(merged) => merged,
-        Err(reason) => {
+        Err(Problem::Aws(err)) if err.is_transient() => return Err(err.into()),
+        // Partials that do not chain, cannot be read or are missing never will: the job fails.
+        Err(problem) => {
+            let reason = problem.to_string();
             if reducer.jobs.fail(&job.id, &reason, None).await? {
                 reducer.metrics.add(JOBS_FAILED, 1);
             }
@@ -162,6 +189,7 @@ async fn reduce_claimed(reducer: &Reducer, job: Job, token: &str) -> Result<(), 
             return Ok(());
         }
     };
+    let (merged, bytes_read, mapper_millis) = merged;
     let rows = report_rows(&merged);
     let keys: ResultKeys = reducer.results.keys(&job.id);
     let reduced_at = time::OffsetDateTime::now_utc();
@@ -170,7 +198,7 @@ async fn reduce_claimed(reducer: &Reducer, job: Job, token: &str) -> Result<(), 
         job_id: job.id.as_str(),
         input: Input { bucket: &job.input.bucket, key: &job.input.key, etag: &job.input.etag, size: job.input.size },
         rows_read: merged.rows_read,
-        rows_accepted: merged.rows_read - merged.rows_rejected,
+        rows_accepted: merged.rows_read.saturating_sub(merged.rows_rejected),
         rows_rejected: merged.rows_rejected,
         rejected_by_reason: &merged.rejected_by_reason,
         rejected_sample: &merged.samples,

@@ -1,13 +1,14 @@
 //! One job per uploaded file. Everything here is safe to repeat: the job's id comes from
 //! the upload (bucket, key, the event's sequencer), the job is created only if new, and
-//! the tasks of a job still mapping are queued again — a mapper counts a chunk once.
+//! the tasks of a job still mapping are queued again, exactly as first planned (from what
+//! the job recorded) — a mapper counts a chunk once.
 //!
 //! A file that cannot be analysed at all (empty, no header within 64 KiB, a column
 //! missing) becomes a job that failed, with the reason: visible in `GET /jobs`.
 
 use adapters::analytics::chunk_tasks::ChunkQueue;
 use adapters::analytics::input_file::{InputFiles, is_gone_or_replaced};
-use adapters::analytics::jobs_table::{JobsTable, NewJob};
+use adapters::analytics::jobs_table::{Job, JobsTable, NewJob};
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use domain::analytics::job::{ChunkTask, InputFile, JobId, JobStatus};
 use domain::analytics::{Columns, HeaderError, plan, read_header};
@@ -74,6 +75,11 @@ async fn split(splitter: &Splitter, record: &S3EventRecord) -> Result<(), SplitE
         .or_else(|| record.s3.object.e_tag.clone())
         .unwrap_or_default();
     let id = JobId::for_upload(&bucket, &key, &sequencer);
+    // A retried event: queue the job's tasks as first planned, whatever the file or the
+    // settings are now.
+    if let Some(job) = splitter.jobs.get(&id).await? {
+        return requeue(splitter, &job).await;
+    }
     let facts = match splitter.files.facts(&bucket, &key).await {
         Ok(facts) => facts,
         Err(err) if is_gone_or_replaced(&err) => {
@@ -87,6 +93,7 @@ async fn split(splitter: &Splitter, record: &S3EventRecord) -> Result<(), SplitE
 
     let mut failure = None;
     let mut tasks = Vec::new();
+    let mut planned = (0, None);
     let event_etag = record.s3.object.e_tag.as_deref().map(|e| e.trim_matches('"'));
     if event_etag.is_some_and(|e| !e.is_empty() && e != facts.etag.trim_matches('"')) {
         failure =
@@ -119,15 +126,8 @@ async fn split(splitter: &Splitter, record: &S3EventRecord) -> Result<(), SplitE
                 Ok(header) => match Columns::from_header(&header.names) {
                     Err(missing) => failure = Some(missing.to_string()),
                     Ok(columns) => {
-                        tasks = plan(facts.size, header.data_start, chunk_bytes, MAX_CHUNKS)
-                            .into_iter()
-                            .map(|chunk| ChunkTask {
-                                job_id: id.clone(),
-                                input: input.clone(),
-                                chunk,
-                                columns: columns.clone(),
-                            })
-                            .collect();
+                        tasks = chunk_tasks(&id, &input, header.data_start, chunk_bytes, &columns);
+                        planned = (header.data_start, Some(columns));
                     }
                 },
             }
@@ -138,21 +138,52 @@ async fn split(splitter: &Splitter, record: &S3EventRecord) -> Result<(), SplitE
         input: input.clone(),
         chunk_bytes,
         chunks_total: tasks.len() as u32,
+        data_start: planned.0,
+        columns: planned.1,
         failure: failure.clone(),
     };
     let (job, created) = splitter.jobs.create(&new).await?;
+    if !created {
+        // Another invocation for the same event created it first.
+        return requeue(splitter, &job).await;
+    }
     if let Some(reason) = &failure {
         tracing::warn!(job_id = %id, key = input.key, reason, "the file cannot be analysed; the job is recorded as failed");
         return Ok(());
     }
-    // A job past mapping needs no tasks; one still mapping gets all of them (again).
-    if job.status == JobStatus::Mapping {
-        splitter.queue.send_all(&tasks).await?;
-    }
+    splitter.queue.send_all(&tasks).await?;
     tracing::info!(
         job_id = %id, key = input.key, bytes = input.size, chunk_bytes, chunks = tasks.len(), created,
         "job split into chunks"
     );
+    Ok(())
+}
+
+fn chunk_tasks(id: &JobId, input: &InputFile, data_start: u64, chunk_bytes: u64, columns: &Columns) -> Vec<ChunkTask> {
+    plan(input.size, data_start, chunk_bytes, MAX_CHUNKS)
+        .into_iter()
+        .map(|chunk| ChunkTask { job_id: id.clone(), input: input.clone(), chunk, columns: columns.clone() })
+        .collect()
+}
+
+/// Queues a stored job's tasks again, from what it recorded: a job past mapping needs none.
+async fn requeue(splitter: &Splitter, job: &Job) -> Result<(), SplitError> {
+    let (JobStatus::Mapping, Some(columns)) = (job.status, &job.columns) else {
+        tracing::info!(job_id = %job.id, status = job.status.as_str(), "job exists; nothing to queue");
+        return Ok(());
+    };
+    let tasks = chunk_tasks(&job.id, &job.input, job.data_start, job.chunk_bytes, columns);
+    if tasks.len() != job.chunks_total as usize {
+        return Err(adapters::Error::Malformed(format!(
+            "job {} plans {} chunks now, {} when it was created",
+            job.id,
+            tasks.len(),
+            job.chunks_total
+        ))
+        .into());
+    }
+    splitter.queue.send_all(&tasks).await?;
+    tracing::info!(job_id = %job.id, chunks = tasks.len(), "job's tasks queued again");
     Ok(())
 }
 

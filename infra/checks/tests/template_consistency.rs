@@ -192,11 +192,12 @@ fn the_sms_rate_is_shared_by_exactly_the_environments_that_can_run() {
 }
 
 #[test]
-fn the_mapper_fails_its_job_on_the_attempt_that_dead_letters_the_chunk() {
-    // On a chunk's last attempt the mapper marks the job failed, so a job never waits for
-    // a chunk that went to the dead-letter queue: CHUNK_ATTEMPTS is the redrive's count.
+fn the_mapper_fails_its_job_on_the_delivery_that_dead_letters_the_chunk() {
+    // After CHUNK_ATTEMPTS attempts, one more delivery only marks the job failed, so a job
+    // never waits for a chunk that went to the dead-letter queue, even if its last attempt
+    // crashed: the redrive's count is CHUNK_ATTEMPTS + 1.
     let mapper = functions().into_iter().find(|f| f.logical_id == "MapperFunction").unwrap();
     let attempts: u64 = mapper.environment.get("CHUNK_ATTEMPTS").and_then(|v| v.as_str()).unwrap().parse().unwrap();
     let queue = template().queues().unwrap().into_iter().find(|q| q.logical_id == "ChunkQueue").unwrap();
-    assert_eq!(queue.redrive, Some(("ChunkDeadLetterQueue".into(), attempts)));
+    assert_eq!(queue.redrive, Some(("ChunkDeadLetterQueue".into(), attempts + 1)));
 }

@@ -31,6 +31,8 @@ fn new_job(chunks: u32) -> NewJob {
         input: InputFile { bucket: "bucket".into(), key: "input/file.csv".into(), etag: "\"e\"".into(), size: 100 },
         chunk_bytes: 50,
         chunks_total: chunks,
+        data_start: 4,
+        columns: None,
         failure: None,
     }
 }
@@ -58,10 +60,8 @@ async fn a_job_is_created_once_and_each_chunk_counted_once() {
 
     assert_eq!(jobs.record_chunk(&job.id, 1, "{\"p\":1}", STATS).await.unwrap(), ChunkRecorded::New);
     let stored = jobs.chunks(&job.id).await.unwrap();
-    assert_eq!(
-        stored.iter().map(|c| (c.index, c.partial.as_str())).collect::<Vec<_>>(),
-        [(0, "{\"p\":0}"), (1, "{\"p\":1}")]
-    );
+    let partials: Vec<(u32, String)> = stored.iter().map(|c| (c.index, c.partial().unwrap())).collect();
+    assert_eq!(partials, [(0, "{\"p\":0}".to_owned()), (1, "{\"p\":1}".to_owned())]);
     assert_eq!(stored[0].stats, STATS);
     assert_eq!(jobs.get(&job.id).await.unwrap().unwrap().chunks_left, 0);
 }
@@ -171,4 +171,27 @@ async fn ranged_reads_stream_the_file_a_job_started_with_and_refuse_a_replaced_o
     s3.put_object().bucket(&input_bucket).key(&key).body(ByteStream::from(b"x,y\n".to_vec())).send().await.unwrap();
     let err = files.read_range(&file, 0, 4, |_| true).await.unwrap_err();
     assert!(is_gone_or_replaced(&err), "{err}");
+}
+
+#[tokio::test]
+async fn a_chunk_fails_its_job_only_if_it_was_not_counted_and_the_job_is_still_mapping() {
+    let Setup { jobs, .. } = setup().await;
+    let job = new_job(2);
+    jobs.create(&job).await.unwrap();
+    // Counted after all (an attempt whose answer was lost): the job is not failed for it.
+    jobs.record_chunk(&job.id, 0, "{}", STATS).await.unwrap();
+    assert!(!jobs.fail_chunk(&job.id, 0, "lost answer").await.unwrap());
+    assert_eq!(jobs.get(&job.id).await.unwrap().unwrap().status, JobStatus::Mapping);
+    // Not counted: the job fails, naming the chunk.
+    assert!(jobs.fail_chunk(&job.id, 1, "chunk 1 failed").await.unwrap());
+    let failed = jobs.get(&job.id).await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.failed_chunk), (JobStatus::Failed, Some(1)));
+
+    // A job past mapping (its chunks all in) is never failed by a mapper.
+    let whole = new_job(1);
+    jobs.create(&whole).await.unwrap();
+    jobs.record_chunk(&whole.id, 0, "{}", STATS).await.unwrap();
+    assert!(matches!(jobs.claim(&whole.id, "r", 0, u64::MAX).await.unwrap(), Claim::Claimed(_)));
+    assert!(!jobs.fail_chunk(&whole.id, 7, "late duplicate").await.unwrap());
+    assert_eq!(jobs.get(&whole.id).await.unwrap().unwrap().status, JobStatus::Reducing);
 }

@@ -20,8 +20,9 @@ pub struct ObjectFacts {
 }
 
 /// Why a read failed for good: the file is gone or was replaced since the job started.
+/// (Access refused is not this: it is a deployment fault, and fails loudly.)
 pub fn is_gone_or_replaced(err: &Error) -> bool {
-    matches!(err.code(), Some("PreconditionFailed" | "NoSuchKey" | "NotFound" | "NoSuchBucket" | "AccessDenied"))
+    matches!(err.code(), Some("PreconditionFailed" | "NoSuchKey" | "NotFound"))
         || matches!(err, Error::Aws(failure) if failure.status == Some(412) || failure.status == Some(404))
 }
 

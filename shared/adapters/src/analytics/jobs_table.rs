@@ -16,7 +16,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use domain::analytics::Columns;
 use domain::analytics::job::{InputFile, JobId, JobStatus};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -46,6 +47,8 @@ pub struct Job {
     pub chunk_bytes: u64,
     pub chunks_total: u32,
     pub chunks_left: u32,
+    pub data_start: u64,
+    pub columns: Option<Columns>,
     pub created_at: String,
     pub finished_at: Option<String>,
     /// Why a failed job failed, and the chunk that failed it (that chunk's message goes on
@@ -75,6 +78,10 @@ pub struct NewJob {
     pub input: InputFile,
     pub chunk_bytes: u64,
     pub chunks_total: u32,
+    /// Where the data starts (after the header) and the columns the mappers read: what a
+    /// retried split needs to queue exactly the same tasks again.
+    pub data_start: u64,
+    pub columns: Option<Columns>,
     /// Set for a file that cannot be analysed at all (empty, no usable header): the job
     /// is created failed, so the upload is visible with its reason.
     pub failure: Option<String>,
@@ -173,6 +180,13 @@ fn read_job(item: &Item) -> Result<Job, Error> {
         chunk_bytes: get_n(item, "chunkBytes")?,
         chunks_total: get_n(item, "chunksTotal")?,
         chunks_left: get_n(item, "chunksLeft")?,
+        data_start: get_opt_n(item, "dataStart")?.unwrap_or(0),
+        columns: match get_opt_s(item, "columns") {
+            Some(text) => {
+                Some(serde_json::from_str(text).map_err(|e| Error::Malformed(format!("attribute columns: {e}")))?)
+            }
+            None => None,
+        },
         created_at: get_s(item, "createdAt")?.to_owned(),
         finished_at: get_opt_s(item, "finishedAt").map(str::to_owned),
         failure: get_opt_s(item, "failure").map(str::to_owned),
@@ -182,6 +196,32 @@ fn read_job(item: &Item) -> Result<Job, Error> {
         rows_read: get_opt_n(item, "rowsRead")?,
         rows_rejected: get_opt_n(item, "rowsRejected")?,
     })
+}
+
+type TransactError = aws_sdk_dynamodb::error::SdkError<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+>;
+
+/// The reasons a transaction was cancelled, one per item (`None` when it was not).
+fn cancellation_codes(err: &TransactError) -> Option<Vec<String>> {
+    match err.as_service_error()? {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+            Some(c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
+        }
+        _ => None,
+    }
+}
+
+/// A transaction that failed other than on its conditions — cancelled by a conflicting
+/// transaction on the job item (chunks counted at the same moment), throttled, or
+/// unanswered — is worth trying again, whatever its HTTP status.
+fn transient_transaction_failure(err: &TransactError) -> Error {
+    let mut failure = AwsFailure::from_sdk("DynamoDB", "TransactWriteItems", err);
+    if cancellation_codes(err).is_some() {
+        failure.transient = true;
+    }
+    Error::Aws(failure)
 }
 
 fn conditional_check_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &E) -> bool {
@@ -213,6 +253,10 @@ impl JobsTable {
         item.insert("chunkBytes".into(), n(job.chunk_bytes));
         item.insert("chunksTotal".into(), n(job.chunks_total));
         item.insert("chunksLeft".into(), n(job.chunks_total));
+        item.insert("dataStart".into(), n(job.data_start));
+        if let Some(columns) = &job.columns {
+            item.insert("columns".into(), s(serde_json::to_string(columns).unwrap_or_default()));
+        }
         if let Some(failure) = &job.failure {
             item.insert("failure".into(), s(failure));
         }
@@ -349,24 +393,11 @@ impl JobsTable {
         match written {
             Ok(_) => Ok(ChunkRecorded::New),
             Err(err) => {
-                let Some(canceled) = err.as_service_error().and_then(|e| match e {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-                    _ => None,
-                }) else {
-                    return Err(Error::dynamo("TransactWriteItems", err));
-                };
-                let codes: Vec<&str> =
-                    canceled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
-                match codes.as_slice() {
+                let codes = cancellation_codes(&err).unwrap_or_default();
+                match codes.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
                     ["ConditionalCheckFailed", ..] => Ok(ChunkRecorded::Duplicate),
                     [_, "ConditionalCheckFailed"] => Ok(ChunkRecorded::JobClosed),
-                    // A conflicting transaction on the job item (another chunk counted at
-                    // the same moment): transient whatever its HTTP status, the caller retries.
-                    _ => {
-                        let mut failure = AwsFailure::from_sdk("DynamoDB", "TransactWriteItems", &err);
-                        failure.transient = true;
-                        Err(Error::Aws(failure))
-                    }
+                    _ => Err(transient_transaction_failure(&err)),
                 }
             }
         }
@@ -400,6 +431,46 @@ impl JobsTable {
             Ok(_) => Ok(true),
             Err(err) if err.as_service_error().is_some_and(conditional_check_failed) => Ok(false),
             Err(err) => Err(Error::dynamo("UpdateItem", err)),
+        }
+    }
+
+    /// Fails a job for a chunk that could not be mapped, unless that chunk was counted
+    /// after all (an attempt whose answer was lost) or the job is past mapping.
+    pub async fn fail_chunk(&self, id: &JobId, index: u32, reason: &str) -> Result<bool, Error> {
+        let uncounted = ConditionCheck::builder()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s(chunk_key(index)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Error::build("ConditionCheck", e))?;
+        let fail = Update::builder()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .update_expression("SET #status = :failed, failure = :reason, finishedAt = :at, failedChunk = :chunk")
+            .condition_expression("#status = :mapping")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", s(now_text()))
+            .expression_attribute_values(":chunk", n(index))
+            .expression_attribute_values(":mapping", s(JobStatus::Mapping.as_str()))
+            .build()
+            .map_err(|e| Error::build("Update", e))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(uncounted).build())
+            .transact_items(TransactWriteItem::builder().update(fail).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(err) => match cancellation_codes(&err) {
+                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => Ok(false),
+                _ => Err(transient_transaction_failure(&err)),
+            },
         }
     }
 
@@ -445,41 +516,48 @@ impl JobsTable {
     /// Every chunk's partial result, in chunk order.
     pub async fn chunks(&self, id: &JobId) -> Result<Vec<StoredChunk>, Error> {
         let mut out = Vec::new();
-        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        let mut page = self.chunk_page(id, None).await?;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :chunk)")
-                .expression_attribute_values(":pk", s(key(id)))
-                .expression_attribute_values(":chunk", s("PARTIAL#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| Error::dynamo("Query", e))?;
-            for item in page.items() {
-                let sk = get_s(item, "sk")?;
-                let index = sk
-                    .strip_prefix("PARTIAL#")
-                    .and_then(|i| i.parse().ok())
-                    .ok_or_else(|| Error::Malformed(format!("partial key {sk} is not PARTIAL#<index>")))?;
-                let Some(AttributeValue::B(compressed)) = item.get("partial") else {
-                    return Err(Error::Malformed(format!("{sk} has no binary partial")));
-                };
-                out.push(StoredChunk {
-                    index,
-                    partial: decompress(compressed.as_ref())
-                        .map_err(|e| Error::Malformed(format!("{sk}'s partial cannot be decompressed: {e}")))?,
-                    stats: ChunkStats { bytes_read: get_n(item, "bytesRead")?, millis: get_n(item, "millis")? },
-                });
-            }
-            match page.last_evaluated_key {
-                Some(last) => start = Some(last),
+            out.append(&mut page.chunks);
+            match page.next {
+                Some(next) => page = self.chunk_page(id, Some(next)).await?,
                 None => return Ok(out),
             }
         }
+    }
+
+    /// A page (up to 1 MB) of a job's partial results, in chunk order, from `after` (the
+    /// previous page's `next`).
+    pub async fn chunk_page(&self, id: &JobId, after: Option<Item>) -> Result<ChunkPage, Error> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :partial)")
+            .expression_attribute_values(":pk", s(key(id)))
+            .expression_attribute_values(":partial", s("PARTIAL#"))
+            .consistent_read(true)
+            .set_exclusive_start_key(after)
+            .send()
+            .await
+            .map_err(|e| Error::dynamo("Query", e))?;
+        let mut chunks = Vec::with_capacity(page.items().len());
+        for item in page.items() {
+            let sk = get_s(item, "sk")?;
+            let index = sk
+                .strip_prefix("PARTIAL#")
+                .and_then(|i| i.parse().ok())
+                .ok_or_else(|| Error::Malformed(format!("partial key {sk} is not PARTIAL#<index>")))?;
+            let Some(AttributeValue::B(compressed)) = item.get("partial") else {
+                return Err(Error::Malformed(format!("{sk} has no binary partial")));
+            };
+            chunks.push(StoredChunk {
+                index,
+                compressed: compressed.as_ref().to_vec(),
+                stats: ChunkStats { bytes_read: get_n(item, "bytesRead")?, millis: get_n(item, "millis")? },
+            });
+        }
+        Ok(ChunkPage { chunks, next: page.last_evaluated_key })
     }
 
     /// Records a claimed job as done, with where its results are; `false` if the claim
@@ -525,6 +603,13 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// A page of partial results.
+#[derive(Debug, Clone)]
+pub struct ChunkPage {
+    pub chunks: Vec<StoredChunk>,
+    pub next: Option<Item>,
+}
+
 /// What a mapper spent on a chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChunkStats {
@@ -532,10 +617,19 @@ pub struct ChunkStats {
     pub millis: u64,
 }
 
-/// A chunk's partial result as stored (JSON of `domain::analytics::ChunkPartials`, decompressed).
+/// A chunk's partial result as stored: JSON of `domain::analytics::ChunkPartials`, kept
+/// compressed until it is merged, so a job's partials are held at a third of their size.
 #[derive(Debug, Clone)]
 pub struct StoredChunk {
     pub index: u32,
-    pub partial: String,
+    compressed: Vec<u8>,
     pub stats: ChunkStats,
+}
+
+impl StoredChunk {
+    /// The partial result's JSON.
+    pub fn partial(&self) -> Result<String, Error> {
+        decompress(&self.compressed)
+            .map_err(|e| Error::Malformed(format!("chunk {}'s partial cannot be decompressed: {e}", self.index)))
+    }
 }
