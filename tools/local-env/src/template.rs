@@ -452,7 +452,15 @@ mod tests {
         tables.sort();
         assert_eq!(
             tables,
-            ["AlertsTable", "CollectionsTable", "FeedbackTable", "FlightsTable", "ModelsTable", "SmsDeliveriesTable"]
+            [
+                "AlertsTable",
+                "CollectionsTable",
+                "FeedbackTable",
+                "FlightsTable",
+                "JobsTable",
+                "ModelsTable",
+                "SmsDeliveriesTable"
+            ]
         );
         assert_eq!(t.topics(), ["AlertsTopic", "CollectionChangesTopic", "AlarmTopic"]);
         let queues = t.queues().unwrap();
