@@ -233,6 +233,16 @@ impl JobsTable {
         Self { client, name: name.into() }
     }
 
+    /// An update of a job's item, with `#status` naming its status attribute (a reserved word).
+    fn update_job(&self, id: &JobId) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.name)
+            .key("pk", s(key(id)))
+            .key("sk", s("JOB"))
+            .expression_attribute_names("#status", "status")
+    }
+
     /// Creates the job unless it exists (a redelivered upload event); returns the job as
     /// stored either way, and whether this call created it.
     pub async fn create(&self, job: &NewJob) -> Result<(Job, bool), Error> {
@@ -410,14 +420,9 @@ impl JobsTable {
             expression.push_str(", failedChunk = :chunk");
         }
         let failed = self
-            .client
-            .update_item()
-            .table_name(&self.name)
-            .key("pk", s(key(id)))
-            .key("sk", s("JOB"))
+            .update_job(id)
             .update_expression(expression)
             .condition_expression("#status IN (:mapping, :reducing)")
-            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":at", s(now_text()))
@@ -478,16 +483,11 @@ impl JobsTable {
     /// are in and no one holds it, or the last holder's claim has lapsed.
     pub async fn claim(&self, id: &JobId, token: &str, now_ms: u64, until_ms: u64) -> Result<Claim, Error> {
         let claimed = self
-            .client
-            .update_item()
-            .table_name(&self.name)
-            .key("pk", s(key(id)))
-            .key("sk", s("JOB"))
+            .update_job(id)
             .update_expression("SET #status = :reducing, claimToken = :token, claimUntil = :until")
             .condition_expression(
                 "(#status = :mapping AND chunksLeft = :zero) OR (#status = :reducing AND claimUntil < :now)",
             )
-            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":reducing", s(JobStatus::Reducing.as_str()))
             .expression_attribute_values(":mapping", s(JobStatus::Mapping.as_str()))
             .expression_attribute_values(":token", s(token))
@@ -564,18 +564,13 @@ impl JobsTable {
     /// was lost (it lapsed and another reducer took the job over).
     pub async fn finish(&self, id: &JobId, token: &str, results: &ResultKeys, rows: (u64, u64)) -> Result<bool, Error> {
         let done = self
-            .client
-            .update_item()
-            .table_name(&self.name)
-            .key("pk", s(key(id)))
-            .key("sk", s("JOB"))
+            .update_job(id)
             .update_expression(
                 "SET #status = :done, finishedAt = :at, resultsBucket = :bucket, resultJson = :json, \
                  resultCsv = :csv, resultSummary = :summary, rowsRead = :read, rowsRejected = :rejected \
                  REMOVE claimToken, claimUntil",
             )
             .condition_expression("#status = :reducing AND claimToken = :token")
-            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":done", s(JobStatus::Done.as_str()))
             .expression_attribute_values(":reducing", s(JobStatus::Reducing.as_str()))
             .expression_attribute_values(":token", s(token))
