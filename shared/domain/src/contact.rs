@@ -170,7 +170,9 @@ fn redact_emails(text: &str) -> Cow<'_, str> {
     for (at, _) in text.match_indices('@') {
         let start = at - bytes[..at].iter().rev().take_while(|&&b| local_char(b)).count();
         let end = at + 1 + bytes[at + 1..].iter().take_while(|&&b| domain_char(b)).count();
-        let domain = text[at + 1..end].trim_end_matches('.');
+        // A domain ends at an empty label: `a@example.org..x` is `a@example.org` followed by text.
+        let domain = &text[at + 1..end];
+        let domain = domain.split_once("..").map_or(domain, |(head, _)| head).trim_end_matches('.');
         let domain_ok = domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
         if start == at || !domain_ok || start < copied {
             continue;
@@ -249,6 +251,7 @@ mod tests {
         );
         assert_eq!(redact("+447911123456"), PhoneNumber::parse("+447911123456").unwrap().to_string());
         assert_eq!(redact("Ada.Lovelace@example.com"), Email::parse("Ada.Lovelace@example.com").unwrap().to_string());
+        assert_eq!(redact("aa@example.org..A"), "a***@example.org..A");
         // Nothing to mask: the same text, not a copy.
         for clean in ["+447*******56 and A***@example.com", "+1234567 is short", "user@localhost", "@ x", "a@b."] {
             assert!(matches!(redact(clean), Cow::Borrowed(_)), "{clean}");
