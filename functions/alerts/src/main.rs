@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
     let dynamo = DynamoClient::new(&aws);
     let deps = handler::Deps {
         flights: FlightsTable::new(dynamo.clone(), config::setting("FLIGHTS_TABLE")?),
-        alerts: AlertsTable::new(dynamo, config::setting("ALERTS_TABLE")?),
+        alerts: AlertsTable::new(dynamo, config::setting("ALERTS_TABLE")?)
+            .with_retention(config::retention_setting("ALERTS_RETENTION_DAYS")?),
     };
     run(service_fn(|req: Request| handler::handle(&deps, req))).await
 }

@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     logging::init();
     // Built once per execution environment and reused by every invocation.
     let aws = config::aws().await;
-    let flights = FlightsTable::new(config::DynamoClient::new(&aws), config::setting("FLIGHTS_TABLE")?);
+    let flights = FlightsTable::new(config::DynamoClient::new(&aws), config::setting("FLIGHTS_TABLE")?)
+        .with_retention(config::retention_setting("FLIGHTS_RETENTION_DAYS")?);
     run(service_fn(|req: Request| handler::handle(&flights, req))).await
 }

@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
     // Built once per execution environment and reused by every invocation.
     let aws = config::aws().await;
     let mapper = handler::Mapper {
-        jobs: JobsTable::new(config::dynamo_within_deadlines(&aws), config::setting("JOBS_TABLE")?),
+        jobs: JobsTable::new(config::dynamo_within_deadlines(&aws), config::setting("JOBS_TABLE")?)
+            .with_chunk_retention(config::retention_setting("JOB_CHUNKS_RETENTION_DAYS")?),
         files: InputFiles::new(aws_sdk_s3::Client::new(&aws)),
         attempts: config::number_setting("CHUNK_ATTEMPTS")? as u32,
         metrics: Metrics::new(handler::METRICS),

@@ -21,7 +21,8 @@ async fn main() -> Result<(), Error> {
     let dynamo = config::DynamoClient::new(&aws);
     let recommender = handler::Recommender {
         collections: CollectionsTable::new(dynamo.clone(), config::setting("COLLECTIONS_TABLE")?),
-        feedback: FeedbackTable::new(dynamo.clone(), config::setting("FEEDBACK_TABLE")?),
+        feedback: FeedbackTable::new(dynamo.clone(), config::setting("FEEDBACK_TABLE")?)
+            .with_retention(config::retention_setting("FEEDBACK_RETENTION_DAYS")?),
         models: ModelStore::new(
             dynamo,
             config::setting("MODELS_TABLE")?,

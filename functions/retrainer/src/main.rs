@@ -28,7 +28,8 @@ async fn main() -> Result<(), Error> {
             config::setting("MODELS_TABLE")?,
             aws_sdk_s3::Client::new(&aws),
             config::setting("MODELS_BUCKET")?,
-        ),
+        )
+        .with_retention(config::retention_setting("MODEL_VERSIONS_RETENTION_DAYS")?),
         metrics: Metrics::new(retrain::METRICS),
     };
     run(service_fn(|event: LambdaEvent<SqsEvent>| {

@@ -26,7 +26,9 @@ async fn main() -> Result<(), Error> {
     let per_second = config::number_setting("SMS_TEXTS_PER_SECOND")? / config::number_setting("SMS_CONCURRENCY")?;
     let deliverer = deliver::Deliverer {
         flights: FlightsTable::new(dynamo.clone(), config::setting("FLIGHTS_TABLE")?),
-        deliveries: DeliveriesTable::new(dynamo, config::setting("DELIVERIES_TABLE")?),
+        // Refused at start if shorter than a message can be replayed (14 days).
+        deliveries: DeliveriesTable::new(dynamo, config::setting("DELIVERIES_TABLE")?)
+            .with_retention(config::retention_setting("SMS_DELIVERIES_RETENTION_DAYS")?)?,
         sender: SnsSms::new(&aws),
         follow_ups: SmsQueue::new(SqsClient::new(&aws), config::setting("SMS_QUEUE_URL")?),
         rate: TokenBucket::new(per_second, per_second),

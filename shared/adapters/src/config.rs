@@ -23,6 +23,21 @@ pub fn number_setting(name: &'static str) -> Result<f64, Error> {
     setting(name)?.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0).ok_or(Error::MissingSetting(name))
 }
 
+/// How long a table keeps its items (their TTL), in whole days: refused unless it is a
+/// positive whole number. Each writing function reads its table's retention once, at start.
+pub fn retention_setting(name: &'static str) -> Result<time::Duration, Error> {
+    parse_days(name, &setting(name)?)
+}
+
+/// Reads a positive whole number of days (`"30"`) as a duration.
+fn parse_days(name: &'static str, raw: &str) -> Result<time::Duration, Error> {
+    let invalid =
+        || Error::InvalidSetting { name, problem: format!("must be a positive whole number of days, not {raw:?}") };
+    let days = raw.trim().parse::<i64>().map_err(|_| invalid())?;
+    // Bounded to a century: far beyond any retention, and the arithmetic stays finite.
+    if (1..=36_500).contains(&days) { Ok(time::Duration::days(days)) } else { Err(invalid()) }
+}
+
 /// A DynamoDB client for functions that work to a deadline: attempts limited to three
 /// seconds and at most three of them, with waits of at most half a second between, so
 /// the SDK never waits past the caller's deadline; the caller retries further itself,
@@ -92,6 +107,20 @@ pub use aws_sdk_sqs::Client as SqsClient;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retentions_are_positive_whole_days() {
+        assert_eq!(parse_days("X_DAYS", "30").unwrap(), time::Duration::days(30));
+        assert_eq!(parse_days("X_DAYS", " 7 ").unwrap(), time::Duration::days(7));
+        for bad in ["0", "-1", "1.5", "30d", "", "99999999999999999999", "36501"] {
+            match parse_days("X_DAYS", bad) {
+                Err(Error::InvalidSetting { name: "X_DAYS", problem }) => {
+                    assert!(problem.contains("whole number"), "{problem}")
+                }
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn the_pem_bundle_holds_every_compiled_in_root_unchanged() {

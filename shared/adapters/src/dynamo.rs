@@ -72,6 +72,16 @@ pub fn epoch(at: time::OffsetDateTime) -> AttributeValue {
     n(at.unix_timestamp())
 }
 
+/// Whether an item's TTL has passed at `now`. DynamoDB deletes expired items only
+/// eventually (typically within days), so reads check this themselves; an item without
+/// the attribute never expires.
+pub fn is_expired(item: &Item, now: time::OffsetDateTime) -> bool {
+    match item.get(TTL_ATTRIBUTE) {
+        Some(AttributeValue::N(expires)) => expires.parse::<i64>().is_ok_and(|at| at <= now.unix_timestamp()),
+        _ => false,
+    }
+}
+
 /// DynamoDB's limit of items per BatchWriteItem.
 const BATCH_WRITE_LIMIT: usize = 25;
 /// Batch writes in flight at once.
@@ -128,5 +138,20 @@ async fn write_batch(
             }));
         }
         tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_expires_once_its_ttl_is_reached() {
+        let now = time::macros::datetime!(2026-12-01 12:00 UTC);
+        let item = |expires: i64| -> Item { [(TTL_ATTRIBUTE.to_owned(), n(expires))].into() };
+        assert!(is_expired(&item(now.unix_timestamp() - 1), now));
+        assert!(is_expired(&item(now.unix_timestamp()), now), "DynamoDB may delete it from that second");
+        assert!(!is_expired(&item(now.unix_timestamp() + 1), now));
+        assert!(!is_expired(&Item::new(), now), "no TTL: kept");
     }
 }

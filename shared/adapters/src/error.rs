@@ -12,6 +12,9 @@ pub enum Error {
     /// A required setting (environment variable) is missing or unusable: a deployment mistake.
     #[error("environment variable {0} is not set or not usable")]
     MissingSetting(&'static str),
+    /// A required setting is present but not a value this code may run with: a deployment mistake.
+    #[error("environment variable {name} {problem}")]
+    InvalidSetting { name: &'static str, problem: String },
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsFailure),

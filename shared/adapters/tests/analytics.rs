@@ -195,3 +195,31 @@ async fn a_chunk_fails_its_job_only_if_it_was_not_counted_and_the_job_is_still_m
     assert!(!jobs.fail_chunk(&whole.id, 7, "late duplicate").await.unwrap());
     assert_eq!(jobs.get(&whole.id).await.unwrap().unwrap().status, JobStatus::Reducing);
 }
+
+#[tokio::test]
+async fn chunk_items_expire_after_the_configured_retention() {
+    let config = testkit::moto().await;
+    let resources = testkit::provision(&config).await;
+    let (dynamo, name) =
+        (aws_sdk_dynamodb::Client::new(&config), resources.get("JobsTable").unwrap().reference.clone());
+    let jobs = JobsTable::new(dynamo.clone(), &name).with_chunk_retention(time::Duration::days(2));
+    let (job, _) = jobs.create(&new_job(2)).await.unwrap();
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    jobs.record_chunk(&job.id, 0, "{}", STATS).await.unwrap();
+    let after = time::OffsetDateTime::now_utc().unix_timestamp();
+    let two_days = time::Duration::days(2).whole_seconds();
+    for sk in ["PARTIAL#000000", "CHUNK#000000"] {
+        let item = dynamo
+            .get_item()
+            .table_name(&name)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{}", job.id)))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("{sk} is stored"));
+        let expires: i64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
+        assert!((before + two_days..=after + two_days).contains(&expires), "{sk} expires at {expires}");
+    }
+}

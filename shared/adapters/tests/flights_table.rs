@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use adapters::deadline::Deadline;
 use adapters::flight_alerts::flights_table::{FlightsTable, Registered};
+use aws_sdk_dynamodb::types::AttributeValue;
 use domain::flight_alerts::flight::FlightRequest;
 use domain::flight_alerts::{FlightId, NewFlight};
 use time::OffsetDateTime;
@@ -25,9 +26,33 @@ fn deadline() -> Deadline {
 }
 
 async fn table() -> FlightsTable {
+    let (dynamo, name) = raw().await;
+    FlightsTable::new(dynamo, name)
+}
+
+/// The table's SDK client and name, to look at (and age) items behind the adapter's back.
+async fn raw() -> (aws_sdk_dynamodb::Client, String) {
     let config = testkit::moto().await;
     let resources = testkit::provision(&config).await;
-    FlightsTable::new(aws_sdk_dynamodb::Client::new(&config), &resources.get("FlightsTable").unwrap().reference)
+    (aws_sdk_dynamodb::Client::new(&config), resources.get("FlightsTable").unwrap().reference.clone())
+}
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+async fn items(dynamo: &aws_sdk_dynamodb::Client, table: &str, id: &FlightId) -> Vec<Item> {
+    let out = dynamo
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("FLIGHT#{id}")))
+        .send()
+        .await
+        .unwrap();
+    out.items.unwrap_or_default()
+}
+
+fn expires_at(item: &Item) -> i64 {
+    item.get("expiresAt").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap()
 }
 
 #[tokio::test]
@@ -119,4 +144,48 @@ async fn two_registrations_racing_for_one_flight_commit_one_of_them() {
     let mut outcomes = [a.unwrap(), b.unwrap()];
     outcomes.sort_by_key(|o| format!("{o:?}"));
     assert_eq!(outcomes, [Registered::AlreadyRegistered, Registered::Created]);
+}
+
+#[tokio::test]
+async fn the_configured_retention_sets_when_a_flight_expires() {
+    let (dynamo, name) = raw().await;
+    let flights = FlightsTable::new(dynamo.clone(), &name).with_retention(time::Duration::days(2));
+    let new = registration(41, 3);
+    // Registered before departure: kept two days after it, passengers as long as the flight.
+    let now = new.flight.scheduled_departure - time::Duration::days(1);
+    assert_eq!(flights.register(&new, "reg", now, &deadline()).await.unwrap(), Registered::Created);
+    let stored = items(&dynamo, &name, &new.flight.id).await;
+    assert_eq!(stored.len(), 4, "the flight and its passengers");
+    let expected = (new.flight.scheduled_departure + time::Duration::days(2)).unix_timestamp();
+    assert!(stored.iter().all(|item| expires_at(item) == expected), "{stored:?}");
+}
+
+#[tokio::test]
+async fn an_expired_flight_reads_as_absent_and_may_be_registered_again() {
+    let (dynamo, name) = raw().await;
+    let flights = FlightsTable::new(dynamo.clone(), &name);
+    let new = registration(42, 2);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(flights.register(&new, "old", now, &deadline()).await.unwrap(), Registered::Created);
+    // Past its TTL, not yet deleted by DynamoDB.
+    dynamo
+        .update_item()
+        .table_name(&name)
+        .key("pk", AttributeValue::S(format!("FLIGHT#{}", new.flight.id)))
+        .key("sk", AttributeValue::S("FLIGHT".into()))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(":past", AttributeValue::N((now.unix_timestamp() - 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flights.get(&new.flight.id).await.unwrap(), None);
+
+    let mut again = new.clone();
+    again.passengers.pop();
+    again.flight.passenger_count = 1;
+    assert_eq!(flights.register(&again, "new", now, &deadline()).await.unwrap(), Registered::Created);
+    let stored = flights.get(&new.flight.id).await.unwrap().expect("registered afresh");
+    assert_eq!((stored.registration.as_str(), stored.flight.passenger_count), ("new", 1));
+    let page = flights.passengers(&stored, None, 100).await.unwrap();
+    assert_eq!(page.passengers.len(), 1, "only the new registration's passengers");
 }

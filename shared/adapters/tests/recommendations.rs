@@ -245,3 +245,47 @@ async fn feedback_is_recorded_and_a_choice_is_taken_once() {
     assert_eq!(feedback.choose(&store, second, "tea", later).await.unwrap(), Chosen::Unknown);
     assert_eq!(feedback.choose(&store, second, "tea", now).await.unwrap(), Chosen::Recorded, "nothing was written");
 }
+
+#[tokio::test]
+async fn the_configured_retentions_set_when_history_and_feedback_expire() {
+    let (models, dynamo, table, _, _) = model_store().await;
+    let models = models.with_retention(time::Duration::days(3));
+    let store = store();
+    let now = OffsetDateTime::now_utc();
+    models.publish(&store, 1, b"one".to_vec(), now).await.unwrap();
+    models.publish(&store, 2, b"two".to_vec(), now).await.unwrap();
+    let history = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("STORE#{store}")))
+        .key("sk", AttributeValue::S(format!("V#{:012}", 1)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("a history item for version 1");
+    assert_eq!(history["expiresAt"], AttributeValue::N((now + time::Duration::days(3)).unix_timestamp().to_string()));
+
+    let config = testkit::moto().await;
+    let resources = testkit::provision(&config).await;
+    let name = resources.get("FeedbackTable").unwrap().reference.clone();
+    let feedback =
+        FeedbackTable::new(aws_sdk_dynamodb::Client::new(&config), &name).with_retention(time::Duration::days(2));
+    let id = "01a20000-0000-7000-8000-000000000003";
+    let tags = vec!["calm".to_owned()];
+    let given = Given { recommendation_id: id, tags: &tags, offered: &tags, model_version: None };
+    feedback.record(&store, &given, now).await.unwrap();
+    let item = aws_sdk_dynamodb::Client::new(&config)
+        .get_item()
+        .table_name(&name)
+        .key("pk", AttributeValue::S(format!("STORE#{store}")))
+        .key("sk", AttributeValue::S(format!("REC#{id}")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("recorded");
+    assert_eq!(item["expiresAt"], AttributeValue::N((now + time::Duration::days(2)).unix_timestamp().to_string()));
+    assert_eq!(feedback.recent(&store, 10, now + time::Duration::days(1)).await.unwrap().len(), 1);
+    assert!(feedback.recent(&store, 10, now + time::Duration::days(2)).await.unwrap().is_empty(), "expired");
+}

@@ -3,8 +3,10 @@
 //! | pk          | sk              | what |
 //! |-------------|-----------------|------|
 //! | `JOB#<id>`  | `JOB`           | the job: its file, status, chunks left, outcome; in the `byCreated` index |
-//! | `JOB#<id>`  | `PARTIAL#<index>` | a chunk's partial result (both quote-state hypotheses), DEFLATE-compressed; expires after 7 days |
-//! | `JOB#<id>`  | `CHUNK#<index>` | the chunk counted: a marker; expires after 7 days |
+//! | `JOB#<id>`  | `PARTIAL#<index>` | a chunk's partial result (both quote-state hypotheses), DEFLATE-compressed; expires by TTL |
+//! | `JOB#<id>`  | `CHUNK#<index>` | the chunk counted: a marker; expires by TTL |
+//!
+//! Chunk items expire the mapper's `JOB_CHUNKS_RETENTION_DAYS` after they are written (7 by default).
 //!
 //! A mapper writes its chunk's partial result (the same bytes whoever computes it), then
 //! counts the chunk off the job in one transaction with the chunk's marker, conditional on
@@ -26,7 +28,8 @@ use crate::Error;
 use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use crate::error::AwsFailure;
 
-/// How long a chunk's partial result is kept after it is written.
+/// How long a chunk's partial result is kept after it is written, unless the deployment
+/// says otherwise.
 pub const CHUNK_RETENTION: Duration = Duration::days(7);
 /// The index listing jobs newest first, and the value its partition key has.
 const LISTING_INDEX: &str = "byCreated";
@@ -36,6 +39,8 @@ const LISTING: &str = "jobs";
 pub struct JobsTable {
     client: Client,
     name: String,
+    /// How long chunk items are kept after they are written.
+    chunk_retention: Duration,
 }
 
 /// A job as stored.
@@ -230,7 +235,13 @@ fn conditional_check_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(er
 
 impl JobsTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self { client, name: name.into(), chunk_retention: CHUNK_RETENTION }
+    }
+
+    /// Keeps chunk items recorded from now on for `retention`.
+    #[must_use]
+    pub fn with_chunk_retention(self, retention: Duration) -> Self {
+        Self { chunk_retention: retention, ..self }
     }
 
     /// An update of a job's item, with `#status` naming its status attribute (a reserved word).
@@ -360,7 +371,7 @@ impl JobsTable {
         partial: &str,
         stats: ChunkStats,
     ) -> Result<ChunkRecorded, Error> {
-        let expires = epoch(OffsetDateTime::now_utc() + CHUNK_RETENTION);
+        let expires = epoch(OffsetDateTime::now_utc() + self.chunk_retention);
         self.client
             .put_item()
             .table_name(&self.name)

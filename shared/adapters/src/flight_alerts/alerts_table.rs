@@ -7,25 +7,33 @@
 //!
 //! Listing a flight's alerts newest first is one query on the partition, backwards.
 //!
+//! Both kinds of item expire by TTL `retention` after the alert was issued (the
+//! `ALERTS_RETENTION_DAYS` setting). DynamoDB deletes expired items only eventually, so
+//! reads skip them and an expired idempotency key counts as unused.
+//!
 //! The table's stream is the alerts' outbox: a recorded alert (an INSERT of an `ALERT#`
 //! item) is published from it by the alert-publisher function, so an alert is published
 //! if and only if it was recorded ([`OutboxAlert`]).
 
 use aws_sdk_dynamodb::Client;
 use domain::IdempotencyKey;
+use domain::flight_alerts::alert::{ALERT_RETENTION, Route};
+use domain::flight_alerts::flight::{AirportCode, Carrier};
 use domain::flight_alerts::flight_event::{FlightEvent, FlightEventKind};
 use domain::flight_alerts::{Alert, AlertId, AlertMessage, FlightId};
 use domain::pagination::Cursor;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use crate::Error;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_n, get_opt_s, get_s, image_s, n, parse_s, s};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_n, get_opt_s, get_s, image_s, is_expired, n, parse_s, s};
 
 #[derive(Debug, Clone)]
 pub struct AlertsTable {
     client: Client,
     name: String,
+    /// How long alerts (and their idempotency keys) are kept after issue.
+    retention: Duration,
 }
 
 /// The outcome of recording an alert.
@@ -67,7 +75,13 @@ fn rfc3339(at: OffsetDateTime) -> Result<String, Error> {
 
 impl AlertsTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self { client, name: name.into(), retention: ALERT_RETENTION }
+    }
+
+    /// Keeps alerts recorded from now on for `retention` after issue.
+    #[must_use]
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self { retention, ..self }
     }
 
     /// Stores an alert, with the correlation id its publication will carry. With an
@@ -112,8 +126,11 @@ impl AlertsTable {
             .item("sk", sk.clone())
             .item("alertId", s(alert.id.as_str()))
             .item("request", s(idempotency.request))
-            .item(TTL_ATTRIBUTE, epoch(alert.expires_at()))
-            .condition_expression("attribute_not_exists(pk)")
+            .item(TTL_ATTRIBUTE, epoch(alert.expires_at(self.retention)))
+            // An expired key is one DynamoDB has not got round to deleting: unused.
+            .condition_expression("attribute_not_exists(pk) OR #expires <= :now")
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", epoch(OffsetDateTime::now_utc()))
             .send()
             .await;
         match put {
@@ -151,7 +168,13 @@ impl AlertsTable {
             .item("message", s(&alert.message))
             .item("issuedAt", s(rfc3339(alert.issued_at)?))
             .item("correlationId", s(correlation_id))
-            .item(TTL_ATTRIBUTE, epoch(alert.expires_at()));
+            .item(TTL_ATTRIBUTE, epoch(alert.expires_at(self.retention)));
+        if let Some(route) = &alert.route {
+            put = put
+                .item("carrier", s(route.carrier.as_str()))
+                .item("origin", s(route.origin.as_str()))
+                .item("destination", s(route.destination.as_str()));
+        }
         match &alert.event.kind {
             FlightEventKind::Delay { minutes, new_departure } => {
                 put = put.item("minutes", n(minutes)).item("newDeparture", s(rfc3339(*new_departure)?));
@@ -163,6 +186,7 @@ impl AlertsTable {
         Ok(())
     }
 
+    /// An alert; `None` if it was never recorded or has expired.
     pub async fn get(&self, flight: &FlightId, id: &AlertId) -> Result<Option<Alert>, Error> {
         let out = self
             .client
@@ -174,10 +198,13 @@ impl AlertsTable {
             .send()
             .await
             .map_err(|e| Error::dynamo("GetItem", e))?;
-        out.item.as_ref().map(read_alert).transpose()
+        let now = OffsetDateTime::now_utc();
+        out.item.as_ref().filter(|item| !is_expired(item, now)).map(read_alert).transpose()
     }
 
     /// A flight's alerts, newest first, `limit` at a time, continuing after `cursor`.
+    /// Expired alerts are left out after the page is read (`Limit` counts them), so a
+    /// page may hold fewer than `limit` even when more follow: `next` says whether they do.
     pub async fn list(&self, flight: &FlightId, limit: u16, cursor: Option<Cursor>) -> Result<AlertPage, Error> {
         let pk = partition(flight);
         let start = cursor.map(|c| [("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(c.position))].into());
@@ -188,6 +215,9 @@ impl AlertsTable {
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s("ALERT#"))
+            .filter_expression("#expires > :now")
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", epoch(OffsetDateTime::now_utc()))
             .scan_index_forward(false)
             .set_exclusive_start_key(start)
             .limit(i32::from(limit))
@@ -253,5 +283,18 @@ fn read_alert(item: &Item) -> Result<Alert, Error> {
         event: FlightEvent { kind, reason: get_s(item, "reason")?.to_owned() },
         message: get_s(item, "message")?.to_owned(),
         issued_at: time("issuedAt")?,
+        route: read_route(item)?,
     })
+}
+
+/// The route an alert was recorded with; alerts recorded before routes were have none.
+fn read_route(item: &Item) -> Result<Option<Route>, Error> {
+    if !item.contains_key("carrier") {
+        return Ok(None);
+    }
+    Ok(Some(Route {
+        carrier: parse_s(item, "carrier", Carrier::parse)?,
+        origin: parse_s(item, "origin", AirportCode::parse)?,
+        destination: parse_s(item, "destination", AirportCode::parse)?,
+    }))
 }

@@ -1,11 +1,12 @@
 //! The SMS deliveries table, owned by the SMS function: one record per (alert, phone
 //! number) that makes sending a text idempotent (see `domain::flight_alerts::delivery`
 //! for the rules and `crate::lease` for the protocol). Records expire by TTL once no
-//! queued message can refer to them.
+//! queued message can refer to them (the `SMS_DELIVERIES_RETENTION_DAYS` setting, never
+//! less than [`RECORD_RETENTION`]).
 
 use aws_sdk_dynamodb::Client;
-use domain::flight_alerts::delivery::{DeliveryState, RECORD_RETENTION};
-use time::OffsetDateTime;
+use domain::flight_alerts::delivery::{DeliveryState, RECORD_RETENTION, check_record_retention};
+use time::{Duration, OffsetDateTime};
 
 use crate::Error;
 use crate::dynamo::{Item, get_opt_s, get_s, s};
@@ -17,6 +18,8 @@ const FAILED: &str = "FAILED";
 #[derive(Debug, Clone)]
 pub struct DeliveriesTable {
     leases: Leases,
+    /// How long a record is kept after its last write.
+    retention: Duration,
 }
 
 /// The result of trying to claim a delivery.
@@ -32,7 +35,15 @@ pub enum Claim {
 
 impl DeliveriesTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { leases: Leases::new(client, name) }
+        Self { leases: Leases::new(client, name), retention: RECORD_RETENTION }
+    }
+
+    /// Keeps records for `retention` (the `SMS_DELIVERIES_RETENTION_DAYS` setting); refused
+    /// if shorter than a message can be replayed ([`check_record_retention`]).
+    pub fn with_retention(self, retention: Duration) -> Result<Self, Error> {
+        let retention = check_record_retention(retention)
+            .map_err(|problem| Error::InvalidSetting { name: "SMS_DELIVERIES_RETENTION_DAYS", problem })?;
+        Ok(Self { retention, ..self })
     }
 
     /// Claims a delivery for `owner` until `until` (see `delivery::claim_until`).
@@ -43,7 +54,8 @@ impl DeliveriesTable {
         until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Claim, Error> {
-        Ok(match self.leases.acquire(id, owner, until, now, now + RECORD_RETENTION).await? {
+        // A record past its TTL still counts here: treating it as absent could text a number twice.
+        Ok(match self.leases.acquire(id, owner, until, now, now + self.retention).await? {
             Acquire::Acquired(lease) => Claim::Acquired(lease),
             Acquire::Held { until } => Claim::Held { until },
             Acquire::Finished(item) => Claim::Done(state_of(&item)?),
@@ -52,12 +64,12 @@ impl DeliveriesTable {
 
     /// Records that the text was handed to the SMS service.
     pub async fn sent(&self, lease: &Lease, now: OffsetDateTime) -> Result<Ownership, Error> {
-        self.leases.finish(lease, SENT, &[], now + RECORD_RETENTION).await
+        self.leases.finish(lease, SENT, &[], now + self.retention).await
     }
 
     /// Records that the SMS service refused the number for good, with its error code.
     pub async fn failed(&self, lease: &Lease, reason: &str, now: OffsetDateTime) -> Result<Ownership, Error> {
-        self.leases.finish(lease, FAILED, &[("reason", s(reason))], now + RECORD_RETENTION).await
+        self.leases.finish(lease, FAILED, &[("reason", s(reason))], now + self.retention).await
     }
 
     /// Gives a claim back after a send that certainly did not happen, so a retry may send.

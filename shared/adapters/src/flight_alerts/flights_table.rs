@@ -10,23 +10,31 @@
 //! item last, conditionally. The flight item is the commit point: readers only see
 //! passengers of the registration it names, so a registration that failed half way, or
 //! lost a race for the same flight, leaves nothing visible (its items expire by TTL).
+//!
+//! A flight's items expire `retention` after departure (the `FLIGHTS_RETENTION_DAYS`
+//! setting). DynamoDB deletes expired items only eventually: until then an expired flight
+//! reads as absent and may be registered again.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use domain::PhoneNumber;
-use domain::flight_alerts::flight::{AirportCode, Carrier, FlightNumber, format_date, parse_date};
+use domain::flight_alerts::flight::{
+    AirportCode, Carrier, FlightNumber, RETENTION_AFTER_DEPARTURE, format_date, parse_date,
+};
 use domain::flight_alerts::{Flight, FlightId, NewFlight, Passenger};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use crate::Error;
 use crate::deadline::Deadline;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_s, n, parse_s, s};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_s, is_expired, n, parse_s, s};
 
 #[derive(Debug, Clone)]
 pub struct FlightsTable {
     client: Client,
     name: String,
+    /// How long a flight is kept after departure.
+    retention: Duration,
 }
 
 /// A flight as read back, with the registration its passengers are stored under.
@@ -66,7 +74,13 @@ fn passenger_prefix(registration: &str) -> String {
 
 impl FlightsTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self { client, name: name.into(), retention: RETENTION_AFTER_DEPARTURE }
+    }
+
+    /// Keeps flights registered from now on for `retention` after departure.
+    #[must_use]
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self { retention, ..self }
     }
 
     /// The table's name.
@@ -89,7 +103,7 @@ impl FlightsTable {
             return Ok(Self::compare(&existing, &fingerprint));
         }
         let pk = partition(&flight.id);
-        let expires = epoch(flight.expires_at(now));
+        let expires = epoch(flight.expires_at(now, self.retention));
         let prefix = passenger_prefix(registration);
         let requests: Vec<WriteRequest> = new
             .passengers
@@ -131,7 +145,10 @@ impl FlightsTable {
             .item("registration", s(registration))
             .item("fingerprint", s(&fingerprint))
             .item(TTL_ATTRIBUTE, expires)
-            .condition_expression("attribute_not_exists(pk)")
+            // An expired flight not yet deleted is gone as far as readers know.
+            .condition_expression("attribute_not_exists(pk) OR #expires <= :now")
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", epoch(now))
             .send()
             .await;
         match put {
@@ -163,10 +180,13 @@ impl FlightsTable {
             .send()
             .await
             .map_err(|e| Error::dynamo("GetItem", e))?;
-        out.item.map(|item| read_flight(id, &item)).transpose()
+        let now = OffsetDateTime::now_utc();
+        out.item.filter(|item| !is_expired(item, now)).map(|item| read_flight(id, &item)).transpose()
     }
 
-    /// One page of the passengers of a registration, at most `limit` of them.
+    /// One page of the passengers of a registration, at most `limit` of them. Not
+    /// filtered on expiry: they are read only for a flight [`Self::get`] returned, and
+    /// expire with it.
     pub async fn passengers(
         &self,
         stored: &StoredFlight,

@@ -19,13 +19,16 @@ use time::{Duration, OffsetDateTime};
 use crate::Error;
 use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_s, n, s};
 
-/// How long feedback is kept: recent enough to follow what consumers like now.
+/// How long feedback is kept unless the deployment says otherwise (the
+/// `FEEDBACK_RETENTION_DAYS` setting): recent enough to follow what consumers like now.
 pub const FEEDBACK_RETENTION: Duration = Duration::days(30);
 
 #[derive(Debug, Clone)]
 pub struct FeedbackTable {
     client: Client,
     name: String,
+    /// How long a recommendation's feedback is kept after it was given.
+    retention: Duration,
 }
 
 /// A recommendation as given.
@@ -68,7 +71,13 @@ fn list(values: &[String]) -> AttributeValue {
 
 impl FeedbackTable {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self { client, name: name.into(), retention: FEEDBACK_RETENTION }
+    }
+
+    /// Keeps feedback recorded from now on for `retention`.
+    #[must_use]
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self { retention, ..self }
     }
 
     pub async fn record(&self, store: &StoreId, given: &Given<'_>, now: OffsetDateTime) -> Result<(), Error> {
@@ -80,7 +89,7 @@ impl FeedbackTable {
             .item("sk", s(format!("REC#{}", given.recommendation_id)))
             .item("tags", list(given.tags))
             .item("offered", list(given.offered))
-            .item(TTL_ATTRIBUTE, epoch(now + FEEDBACK_RETENTION));
+            .item(TTL_ATTRIBUTE, epoch(now + self.retention));
         if let Some(version) = given.model_version {
             put = put.item("modelVersion", n(version));
         }

@@ -13,7 +13,9 @@
 //! | `STORE#<id>` | `V#<version>` | an earlier model, for rollback; expires by TTL |
 //!
 //! A replaced model's object is tagged `superseded`; the bucket's lifecycle rule deletes
-//! such objects after the rollback window, as the history items expire.
+//! such objects after the rollback window, as the history items expire. The window is the
+//! retrainer's `MODEL_VERSIONS_RETENTION_DAYS` setting; the `CURRENT` pointer never expires,
+//! and nothing reads the `V#` history yet (a rollback would have to skip expired ones).
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -27,7 +29,7 @@ use time::{Duration, OffsetDateTime};
 use crate::Error;
 use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_s, n, s};
 
-/// How long a replaced model stays available for rollback.
+/// How long a replaced model stays available for rollback, unless the deployment says otherwise.
 pub const ROLLBACK_WINDOW: Duration = Duration::days(7);
 /// The object tag the bucket's lifecycle rule expires.
 pub const SUPERSEDED_TAG: (&str, &str) = ("lifecycle", "superseded");
@@ -38,6 +40,8 @@ pub struct ModelStore {
     table: String,
     s3: S3Client,
     bucket: String,
+    /// How long a replaced model's history item is kept.
+    rollback_window: Duration,
 }
 
 /// The pointer to a store's current model.
@@ -75,7 +79,13 @@ fn read_pointer(item: &Item) -> Result<ModelPointer, Error> {
 
 impl ModelStore {
     pub fn new(dynamo: DynamoClient, table: impl Into<String>, s3: S3Client, bucket: impl Into<String>) -> Self {
-        Self { dynamo, table: table.into(), s3, bucket: bucket.into() }
+        Self { dynamo, table: table.into(), s3, bucket: bucket.into(), rollback_window: ROLLBACK_WINDOW }
+    }
+
+    /// Keeps the models replaced from now on available for rollback for `retention`.
+    #[must_use]
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self { rollback_window: retention, ..self }
     }
 
     /// The store's current model, if it has one.
@@ -166,7 +176,7 @@ impl ModelStore {
                 .item("key", s(&previous.key))
                 .item("bytes", n(previous.bytes))
                 .item("trainedAt", s(&previous.trained_at))
-                .item(TTL_ATTRIBUTE, epoch(now + ROLLBACK_WINDOW))
+                .item(TTL_ATTRIBUTE, epoch(now + self.rollback_window))
                 .send()
                 .await
                 .map_err(|e| Error::dynamo("PutItem", e))?;

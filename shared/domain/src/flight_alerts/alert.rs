@@ -6,11 +6,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::flight_alerts::flight::{Flight, FlightId};
+use crate::flight_alerts::flight::{AirportCode, Carrier, Flight, FlightId};
 use crate::flight_alerts::flight_event::FlightEvent;
 use crate::flight_alerts::sms_text;
 
-/// How long an alert stays queryable before DynamoDB's TTL removes it.
+/// How long an alert stays queryable before DynamoDB's TTL removes it, unless the
+/// deployment says otherwise.
 pub const ALERT_RETENTION: Duration = Duration::days(30);
 
 /// An alert's id: a UUIDv7, so ids sort in the order alerts were issued.
@@ -49,16 +50,34 @@ pub struct Alert {
     /// The SMS text every passenger of the flight receives.
     pub message: String,
     pub issued_at: OffsetDateTime,
+    /// Who flies the flight and where, so that alerts can be counted per carrier and
+    /// route once archived. `None` for alerts stored before it was recorded.
+    pub route: Option<Route>,
+}
+
+/// A flight's carrier and route, as an alert records them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub carrier: Carrier,
+    pub origin: AirportCode,
+    pub destination: AirportCode,
+}
+
+impl Route {
+    pub fn of(flight: &Flight) -> Self {
+        Self { carrier: flight.carrier.clone(), origin: flight.origin.clone(), destination: flight.destination.clone() }
+    }
 }
 
 impl Alert {
     pub fn issue(id: AlertId, flight: &Flight, event: FlightEvent, issued_at: OffsetDateTime) -> Self {
         let message = sms_text::compose(flight, &event);
-        Self { id, flight_id: flight.id.clone(), event, message, issued_at }
+        Self { id, flight_id: flight.id.clone(), event, message, issued_at, route: Some(Route::of(flight)) }
     }
 
-    pub fn expires_at(&self) -> OffsetDateTime {
-        crate::flight_alerts::flight::later(self.issued_at, ALERT_RETENTION)
+    /// When the alert may be deleted: `retention` after it was issued.
+    pub fn expires_at(&self, retention: Duration) -> OffsetDateTime {
+        crate::flight_alerts::flight::later(self.issued_at, retention)
     }
 }
 
@@ -138,12 +157,16 @@ pub(crate) mod tests {
     const ID: &str = "01936b2e-1c2a-7def-8abc-0123456789ab";
 
     #[test]
-    fn an_alert_carries_its_text_and_expires_after_thirty_days() {
+    fn an_alert_carries_its_text_and_route_and_expires_after_its_retention() {
         let issued = time::macros::datetime!(2026-12-01 15:00 UTC);
         let event = FlightEvent { kind: FlightEventKind::Cancellation, reason: "Storm".into() };
         let alert = Alert::issue(AlertId::parse(ID).unwrap(), &flight(), event, issued);
         assert_eq!(alert.message, "UA83 SFO-JFK 01 Dec: cancelled. Reason: Storm");
-        assert_eq!(alert.expires_at(), issued + Duration::days(30));
+        let route = alert.route.as_ref().expect("an issued alert knows its route");
+        assert_eq!((route.carrier.as_str(), route.origin.as_str(), route.destination.as_str()), ("UA", "SFO", "JFK"));
+        assert_eq!(alert.expires_at(ALERT_RETENTION), issued + Duration::days(30));
+        assert_eq!(alert.expires_at(Duration::days(3)), issued + Duration::days(3));
+        assert_eq!(alert.expires_at(Duration::MAX), time::PrimitiveDateTime::MAX.assume_utc(), "saturates");
     }
 
     #[test]

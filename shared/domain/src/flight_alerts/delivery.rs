@@ -19,8 +19,25 @@ use crate::flight_alerts::alert::AlertId;
 pub const CLAIM_GRACE: Duration = Duration::seconds(10);
 
 /// How long a finished record is kept: longer than a message can live in the queue and
-/// its dead-letter queue (14 days), so a replay from either is still recognised.
+/// its dead-letter queue (14 days), so a replay from either is still recognised. Also the
+/// shortest retention a deployment may set ([`check_record_retention`]).
 pub const RECORD_RETENTION: Duration = Duration::days(15);
+
+/// Accepts a configured record retention only if it is at least [`RECORD_RETENTION`]: a
+/// record deleted while a message for it may still be replayed would let that replay
+/// text the passenger again.
+pub fn check_record_retention(retention: Duration) -> Result<Duration, String> {
+    if retention >= RECORD_RETENTION {
+        Ok(retention)
+    } else {
+        Err(format!(
+            "must be at least {} days, longer than a message can live in the SMS queue and its \
+             dead-letter queue (14 days), or a replayed message could text a passenger twice; it is {} days",
+            RECORD_RETENTION.whole_days(),
+            retention.whole_days()
+        ))
+    }
+}
 
 /// When a claim made by an invocation ending at `deadline` lapses.
 pub fn claim_until(deadline: OffsetDateTime) -> OffsetDateTime {
@@ -75,6 +92,15 @@ mod tests {
         assert!(!id.contains("4155552671"), "no number in the key");
         assert_eq!(id, delivery_id(&alert, &PhoneNumber::from_e164("+14155552671").unwrap()), "stable");
         assert_ne!(id, delivery_id(&alert, &PhoneNumber::from_e164("+14155552672").unwrap()));
+    }
+
+    #[test]
+    fn records_are_kept_at_least_as_long_as_a_message_can_be_replayed() {
+        assert_eq!(check_record_retention(Duration::days(15)), Ok(Duration::days(15)));
+        assert_eq!(check_record_retention(Duration::days(90)), Ok(Duration::days(90)));
+        let refused = check_record_retention(Duration::days(14)).unwrap_err();
+        assert!(refused.contains("at least 15 days") && refused.contains("it is 14 days"), "{refused}");
+        assert!(check_record_retention(Duration::ZERO).is_err());
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub const MAX_PASSENGERS: usize = 5_000;
 /// each a single SMS segment (`sms_text`).
 pub const MAX_PASSENGERS_PER_NUMBER: usize = 10;
 
-/// How long flight data is kept after departure before DynamoDB's TTL removes it.
+/// How long flight data is kept after departure before DynamoDB's TTL removes it, unless
+/// the deployment says otherwise.
 pub const RETENTION_AFTER_DEPARTURE: Duration = Duration::days(30);
 
 /// The window of departure dates a registration may have, around today (UTC): from the
@@ -178,10 +179,10 @@ pub struct Flight {
 }
 
 impl Flight {
-    /// When the flight's data may be deleted: a while after departure, or after now for
-    /// flights registered after they left (historic data loaded for analysis or demos).
-    pub fn expires_at(&self, now: OffsetDateTime) -> OffsetDateTime {
-        later(self.scheduled_departure.max(now), RETENTION_AFTER_DEPARTURE)
+    /// When the flight's data may be deleted: `retention` after departure, or after now
+    /// for flights registered after they left (historic data loaded for analysis or demos).
+    pub fn expires_at(&self, now: OffsetDateTime, retention: Duration) -> OffsetDateTime {
+        later(self.scheduled_departure.max(now), retention)
     }
 
     /// The flight in the words used on a ticket: `UA83`.
@@ -479,7 +480,7 @@ mod tests {
     fn arithmetic_at_the_end_of_the_calendar_saturates() {
         let mut flight = NewFlight::validate(request(), TODAY).unwrap().flight;
         flight.scheduled_departure = time::macros::datetime!(9999-12-31 23:00 UTC);
-        assert_eq!(flight.expires_at(flight.scheduled_departure), end_of_time());
+        assert_eq!(flight.expires_at(flight.scheduled_departure, RETENTION_AFTER_DEPARTURE), end_of_time());
     }
 
     use proptest::prelude::*;
@@ -499,7 +500,7 @@ mod tests {
                     let inside = check_departure_date(parsed, TODAY).is_ok();
                     prop_assert_eq!(result.is_ok(), inside, "{} {:?}", date, result);
                     if let Ok(new) = result {
-                        let expires = new.flight.expires_at(OffsetDateTime::now_utc());
+                        let expires = new.flight.expires_at(OffsetDateTime::now_utc(), RETENTION_AFTER_DEPARTURE);
                         prop_assert!(expires > new.flight.scheduled_departure);
                     }
                 }
@@ -514,17 +515,22 @@ mod tests {
             if let Some(at) = epoch.checked_add(Duration::days(days) + Duration::seconds(secs)) {
                 let mut flight = NewFlight::validate(request(), TODAY).unwrap().flight;
                 flight.scheduled_departure = at;
-                prop_assert!(flight.expires_at(at) >= at);
+                prop_assert!(flight.expires_at(at, RETENTION_AFTER_DEPARTURE) >= at);
             }
         }
     }
 
     #[test]
-    fn data_is_kept_thirty_days_after_departure_or_after_now() {
+    fn data_is_kept_its_retention_after_departure_or_after_now() {
         let flight = NewFlight::validate(request(), TODAY).unwrap().flight;
         let before = time::macros::datetime!(2026-11-01 00:00 UTC);
-        assert_eq!(flight.expires_at(before), flight.scheduled_departure + Duration::days(30));
+        assert_eq!(
+            flight.expires_at(before, RETENTION_AFTER_DEPARTURE),
+            flight.scheduled_departure + Duration::days(30)
+        );
         let after = time::macros::datetime!(2027-01-01 00:00 UTC);
-        assert_eq!(flight.expires_at(after), after + Duration::days(30));
+        assert_eq!(flight.expires_at(after, RETENTION_AFTER_DEPARTURE), after + Duration::days(30));
+        assert_eq!(flight.expires_at(before, Duration::days(2)), flight.scheduled_departure + Duration::days(2));
+        assert_eq!(flight.expires_at(after, Duration::days(2)), after + Duration::days(2));
     }
 }

@@ -9,7 +9,7 @@ pub mod flight_event;
 pub mod passenger;
 pub mod sms_text;
 
-pub use alert::{Alert, AlertId, AlertMessage, Resume};
+pub use alert::{Alert, AlertId, AlertMessage, Resume, Route};
 pub use flight::{AirportCode, Carrier, Flight, FlightId, FlightNumber, NewFlight};
 pub use flight_event::{FlightEvent, FlightEventKind, NewFlightEvent};
 pub use passenger::{NewPassenger, Passenger};
