@@ -249,7 +249,12 @@ async fn a_number_sns_refuses_is_recorded_failed_and_everyone_else_is_texted_onc
     })
     .await;
     assert_eq!(failed_count, 1);
-    let deliveries = env.invocations().iter().filter(|i| i["source"] == "sqs:SmsQueue").count();
+    // The invocation is logged once it has answered, which may be after its metrics.
+    let deliveries = testkit::eventually(Duration::from_secs(30), "the SMS invocation logged", || async {
+        let n = env.invocations().iter().filter(|i| i["source"] == "sqs:SmsQueue").count();
+        (n >= 1).then_some(n)
+    })
+    .await;
     assert_eq!(deliveries, 1, "delivered in one invocation, not retried");
     assert!(dead_letters(&env).await.is_empty());
     // SNS's message quoted the number: the logs did not (checked for every line on drop).
