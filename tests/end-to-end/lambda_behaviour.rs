@@ -155,6 +155,8 @@ async fn every_function_refuses_an_event_of_another_source_with_a_clear_error() 
         "jobs",
         "splitter",
         "reducer",
+        "archiver",
+        "rollup",
     ];
     for function in http_and_streams {
         let (status, error, body) = invoke(&env, function, &sqs_event).await;

@@ -46,6 +46,18 @@ impl From<NotStream> for lambda_runtime::Diagnostic {
     }
 }
 
+/// Refuses an event any of whose records is not a DynamoDB stream record.
+pub fn ensure_stream(event: &StreamEvent) -> Result<(), NotStream> {
+    match event.records.iter().find(|r| r.event_source.as_deref() != Some("aws:dynamodb")) {
+        Some(other) => {
+            let source = other.event_source.clone().unwrap_or_else(|| "missing".to_owned());
+            tracing::error!(event_source = %source, "not a DynamoDB stream event");
+            Err(NotStream(source))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Runs `process` on each stream record in order, stopping at the first failure, which is
 /// reported so Lambda retries from it.
 pub async fn process_stream<F, Fut, E>(event: StreamEvent, process: F) -> Result<DynamoDbEventResponse, NotStream>
@@ -54,11 +66,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    if let Some(other) = event.records.iter().find(|r| r.event_source.as_deref() != Some("aws:dynamodb")) {
-        let source = other.event_source.clone().unwrap_or_else(|| "missing".to_owned());
-        tracing::error!(event_source = %source, "not a DynamoDB stream event");
-        return Err(NotStream(source));
-    }
+    ensure_stream(&event)?;
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
         let sequence = record.change.sequence_number.clone();

@@ -8,6 +8,7 @@
 //! function crate wires the pieces it needs and adds only its own logic.
 
 pub mod analytics;
+pub mod archive;
 pub mod batch;
 pub mod config;
 pub mod dead_letter_queue;

@@ -6,6 +6,7 @@
 //! the event, call into this crate, and do the I/O.
 
 pub mod analytics;
+pub mod archive;
 pub mod contact;
 pub mod flight_alerts;
 pub mod gsm7;

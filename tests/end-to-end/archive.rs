@@ -1,0 +1,310 @@
+//! Transient data, end to end through the local environment: alerts and SMS delivery
+//! records expire by TTL (the environment's clock moved past their retention, its sweeper
+//! deleting them as DynamoDB does), the archiver writes each exactly once to the archive
+//! bucket, a delete by hand is never archived, a redelivered or bisected stream batch
+//! doubles nothing, an expired item not yet deleted is not served by the API, and the daily
+//! roll-up, fired by its schedule or run for a day, writes one report with the right counts.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+
+mod support;
+use support::LocalEnv;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Every archived row under `table=<table>/`, with the key of the object holding it.
+async fn archived(s3: &aws_sdk_s3::Client, bucket: &str, table: &str) -> Vec<(String, Value)> {
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(format!("table={table}/")).send().await.unwrap();
+    let mut rows = Vec::new();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        let object = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        let text = adapters::archive::archive_bucket::gunzip(&bytes).unwrap();
+        for line in text.lines() {
+            rows.push((key.to_owned(), serde_json::from_str(line).unwrap()));
+        }
+    }
+    rows
+}
+
+/// The day (YYYY-MM-DD) of an object's partition.
+fn partition_day(key: &str) -> String {
+    let part = |name: &str| key.split('/').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap().to_owned();
+    format!("{}-{}-{}", part("year"), part("month"), part("day"))
+}
+
+/// A plain JSON item back in DynamoDB JSON (strings and numbers are all these items hold).
+fn dynamo_json(item: &Value) -> Value {
+    let attributes = item.as_object().unwrap().iter().map(|(name, value)| {
+        let typed = match value {
+            Value::String(s) => json!({"S": s}),
+            Value::Number(n) => json!({"N": n.to_string()}),
+            other => panic!("unexpected attribute {name}: {other}"),
+        };
+        (name.clone(), typed)
+    });
+    Value::Object(attributes.collect())
+}
+
+/// The alerts table's stream records of `rows` as the archiver's mapping delivers them.
+fn redelivery(rows: &[Value], table: &str) -> Value {
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "eventID": format!("redelivered-{}", row["sequenceNumber"].as_str().unwrap()),
+                "eventName": "REMOVE", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_700_000_000,
+                    "Keys": {"pk": {"S": row["item"]["pk"]}, "sk": {"S": row["item"]["sk"]}},
+                    "OldImage": dynamo_json(&row["item"]),
+                    "SequenceNumber": row["sequenceNumber"], "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"
+                },
+                "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-01-01T00:00:00.000")
+            })
+        })
+        .collect();
+    json!({"Records": records})
+}
+
+async fn invoke(env: &LocalEnv, function: &str, payload: &Value) -> Value {
+    let response = reqwest::Client::new().post(env.invoke_url(function)).json(payload).send().await.unwrap();
+    assert!(response.headers().get("x-amz-function-error").is_none(), "{function} failed");
+    response.json().await.unwrap()
+}
+
+async fn read_report(s3: &aws_sdk_s3::Client, bucket: &str, day: &str) -> Option<(Value, usize)> {
+    let (y, m, d) = (&day[..4], &day[5..7], &day[8..10]);
+    let key = format!("rollups/daily/year={y}/month={m}/day={d}/report.json");
+    let object = s3.get_object().bucket(bucket).key(&key).send().await.ok()?;
+    let report = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    let versions = s3.list_object_versions().bucket(bucket).prefix(&key).send().await.unwrap();
+    Some((report, versions.versions().len()))
+}
+
+fn day_before(now: &str) -> String {
+    let now = time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339).unwrap();
+    let day = (now - time::Duration::days(1)).date();
+    format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_items_are_archived_exactly_once_and_rolled_up_daily() {
+    let mobiles: Vec<String> = (0..2).map(|_| testkit::unique_mobile()).collect();
+    let refused = format!("sns:Publish@{}=invalid", mobiles[1]);
+    let env = LocalEnv::start(&[
+        // Objects as soon as a batch is in, and sweeps only when the test asks.
+        "--parameter",
+        "ArchiveBatchingWindowSeconds=0",
+        "--ttl-sweep-interval",
+        "24h",
+        // SNS refuses the second passenger's number for good: a failed text to count.
+        "--fault",
+        &refused,
+    ]);
+    let http = env.client();
+    let config = env.aws().await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let archive = env.resource("ArchiveBucket", "reference");
+    let results = env.resource("AnalyticsResultsBucket", "reference");
+    let alerts_table = env.resource("AlertsTable", "reference");
+
+    // A flight with two passengers, and four alerts: each texted to both (one refused).
+    let date = testkit::departure_date();
+    let flight = json!({
+        "carrier": "UA", "flightNumber": "990", "date": date, "origin": "EWR", "destination": "SFO",
+        "scheduledDeparture": format!("{date}T09:00:00-05:00"),
+        "passengers": mobiles.iter().enumerate()
+            .map(|(i, m)| json!({"name": format!("Passenger {i}"), "email": format!("p{i}@example.com"), "mobile": m}))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(http.post(env.api("/flights")).json(&flight).send().await.unwrap().status(), 201);
+    let flight_id = format!("UA990-{date}");
+    let events = [
+        json!({"type": "delay", "minutes": 45, "reason": "Fog"}),
+        json!({"type": "gateChange", "gate": "B12", "reason": "Operations"}),
+        json!({"type": "cancellation", "reason": "Crew"}),
+        json!({"type": "delay", "minutes": 90, "reason": "Fog"}),
+    ];
+    let mut alert_ids = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let response = http
+            .post(env.api(&format!("/flights/{flight_id}/events")))
+            .header("idempotency-key", format!("archive-e2e-{i}"))
+            .json(event)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        alert_ids.push(response.json::<Value>().await.unwrap()["alertId"].as_str().unwrap().to_owned());
+    }
+    testkit::eventually(WAIT, "every alert texted or refused", || async {
+        let finished = env.logs().iter().filter(|l| l.starts_with("[sms]") && l.contains("alert delivered")).count();
+        (finished >= events.len()).then_some(())
+    })
+    .await;
+    let listed: Value =
+        http.get(env.api(&format!("/alerts?flightId={flight_id}"))).send().await.unwrap().json().await.unwrap();
+    let served: HashMap<String, Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["alertId"].as_str().unwrap().to_owned(), a.clone()))
+        .collect();
+    assert_eq!(served.len(), 4);
+
+    // The fourth alert is deleted by hand: never archived.
+    let (by_hand, expired_early) = (&alert_ids[3], &alert_ids[2]);
+    let key = |id: &str| {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(format!("FLIGHT#{flight_id}"))),
+            ("sk".to_owned(), AttributeValue::S(format!("ALERT#{id}"))),
+        ])
+    };
+    dynamo.delete_item().table_name(&alerts_table).set_key(Some(key(by_hand))).send().await.unwrap();
+
+    // The third alert's TTL passes now (DynamoDB has not deleted it yet): no longer served.
+    let past = (time::OffsetDateTime::now_utc().unix_timestamp() - 60).to_string();
+    dynamo
+        .update_item()
+        .table_name(&alerts_table)
+        .set_key(Some(key(expired_early)))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(":past", AttributeValue::N(past))
+        .send()
+        .await
+        .unwrap();
+    let listed: Value =
+        http.get(env.api(&format!("/alerts?flightId={flight_id}"))).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|a| a["alertId"].as_str().unwrap()).collect();
+    assert_eq!(ids, [alert_ids[1].as_str(), alert_ids[0].as_str()], "newest first, the expired one left out");
+
+    // Past every retention (alerts 30 days, SMS records 15), then DynamoDB's TTL deletes.
+    env.local_json(&["advance", "31d"]);
+    let swept = env.local_json(&["sweep"]);
+    assert!(swept["deleted"]["AlertsTable"].as_u64().unwrap() >= 3, "{swept}");
+
+    // Each expired alert exactly once in the archive, as it was served; the one deleted
+    // by hand not at all. The idempotency keys expire with their alerts and are kept too.
+    let rows = testkit::eventually(WAIT, "the alerts archived", || async {
+        let rows = archived(&s3, &archive, "alerts").await;
+        (rows.iter().filter(|(_, r)| r["item"]["sk"].as_str().unwrap().starts_with("ALERT#")).count() >= 3)
+            .then_some(rows)
+    })
+    .await;
+    let alert_rows: Vec<&Value> =
+        rows.iter().map(|(_, r)| r).filter(|r| r["item"]["sk"].as_str().unwrap().starts_with("ALERT#")).collect();
+    for id in &alert_ids[..3] {
+        let found: Vec<&&Value> = alert_rows.iter().filter(|r| r["item"]["alertId"] == id.as_str()).collect();
+        assert_eq!(found.len(), 1, "alert {id} archived once: {rows:?}");
+        let item = &found[0]["item"];
+        for field in ["flightId", "type", "reason", "message", "issuedAt"] {
+            assert_eq!(item[field], served[id][field], "{field} of {id}");
+        }
+        assert_eq!(
+            (&item["carrier"], &item["origin"], &item["destination"]),
+            (&json!("UA"), &json!("EWR"), &json!("SFO"))
+        );
+        assert_eq!(found[0]["table"], "alerts");
+    }
+    assert!(alert_rows.iter().all(|r| r["item"]["alertId"] != by_hand.as_str()), "a delete by hand is not an expiry");
+    assert_eq!(alert_rows.len(), 3);
+    let keys_archived = rows.iter().filter(|(_, r)| r["item"]["sk"].as_str().unwrap().starts_with("KEY#")).count();
+    assert_eq!(keys_archived, 4, "the four idempotency keys");
+
+    // SMS delivery records: two per alert, the refused number's FAILED.
+    let deliveries = testkit::eventually(WAIT, "the SMS records archived", || async {
+        let rows = archived(&s3, &archive, "sms-deliveries").await;
+        (rows.len() >= 8).then_some(rows)
+    })
+    .await;
+    assert_eq!(deliveries.len(), 8, "{deliveries:?}");
+    let states: Vec<&str> = deliveries.iter().map(|(_, r)| r["item"]["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "SENT").count(), 4);
+    assert_eq!(states.iter().filter(|s| **s == "FAILED").count(), 4);
+
+    // The same records delivered again, whole and then bisected, as Lambda retries: the
+    // same objects are overwritten, nothing is doubled.
+    let mut objects: HashMap<String, Vec<Value>> = HashMap::new();
+    for (key, row) in &rows {
+        objects.entry(key.clone()).or_default().push(row.clone());
+    }
+    for batch in objects.values() {
+        invoke(&env, "archiver", &redelivery(batch, &alerts_table)).await;
+        let half = batch.len().div_ceil(2);
+        invoke(&env, "archiver", &redelivery(&batch[..half], &alerts_table)).await;
+        invoke(&env, "archiver", &redelivery(&batch[half..], &alerts_table)).await;
+    }
+    let after = archived(&s3, &archive, "alerts").await;
+    let mut sequences: Vec<&str> = after.iter().map(|(_, r)| r["sequenceNumber"].as_str().unwrap()).collect();
+    sequences.sort_unstable();
+    let total = sequences.len();
+    sequences.dedup();
+    assert_eq!((total, sequences.len()), (rows.len(), rows.len()), "no row twice: {after:?}");
+
+    // The schedule: moving the clock fired it once already (before the sweep); fired
+    // again now, it rolls up the day before the environment's clock: the alerts' day,
+    // 30 days after they were issued (the clock is 31 days on).
+    let first_alert = alert_rows.iter().find(|r| r["item"]["alertId"] == alert_ids[0].as_str()).unwrap();
+    let day = partition_day_of(&rows, first_alert);
+    let on_day = alert_rows.iter().filter(|r| partition_day_of(&rows, r) == day).count() as u64;
+    let before = env.local_json(&["status"])["clock"]["now"].as_str().unwrap().to_owned();
+    env.local_json(&["fire", "RollupFunction.Daily"]);
+    let after = env.local_json(&["status"])["clock"]["now"].as_str().unwrap().to_owned();
+    let candidates = [day_before(&before), day_before(&after)];
+    if candidates.contains(&day) {
+        let (report, versions) = testkit::eventually(WAIT, "the scheduled roll-up's report", || async {
+            let (report, versions) = read_report(&s3, &results, &day).await?;
+            (report["alerts"]["total"] == on_day).then_some((report, versions))
+        })
+        .await;
+        assert_eq!(report["day"], day.as_str());
+        let groups = report["alerts"]["byCarrierRouteKind"].as_array().unwrap();
+        assert!(groups.iter().all(|g| g["carrier"] == "UA" && g["origin"] == "EWR" && g["destination"] == "SFO"));
+        assert_eq!(report["archivedRows"]["alerts"], rows.iter().filter(|(k, _)| partition_day(k) == day).count());
+        // Run again for the same day: the same report, not written again.
+        let again = invoke(&env, "rollup", &json!({"day": day})).await;
+        assert_eq!(again["written"], "unchanged", "{again}");
+        assert_eq!(read_report(&s3, &results, &day).await.unwrap().1, versions);
+    } else {
+        // Midnight passed while the test ran: the schedule rolled up another day.
+        testkit::eventually(WAIT, "the scheduled roll-up's report", || async {
+            for candidate in &candidates {
+                read_report(&s3, &results, candidate).await?;
+            }
+            Some(())
+        })
+        .await;
+    }
+
+    // The SMS records' day, on demand (as scripts/rollup DAY does): texts sent and failed,
+    // one report however often it runs.
+    let sms_day = partition_day(&deliveries[0].0);
+    let first = invoke(&env, "rollup", &json!({"day": sms_day})).await;
+    assert_eq!(first["written"], "new", "{first}");
+    assert_eq!(invoke(&env, "rollup", &json!({"day": sms_day})).await["written"], "unchanged");
+    let (report, versions) = read_report(&s3, &results, &sms_day).await.unwrap();
+    assert_eq!(versions, 1, "written once");
+    let on_sms_day: Vec<&str> = deliveries
+        .iter()
+        .filter(|(k, _)| partition_day(k) == sms_day)
+        .map(|(_, r)| r["item"]["state"].as_str().unwrap())
+        .collect();
+    let texts = &report["texts"];
+    assert_eq!(texts["sent"], on_sms_day.iter().filter(|s| **s == "SENT").count(), "{report}");
+    assert_eq!(texts["failed"], on_sms_day.iter().filter(|s| **s == "FAILED").count(), "{report}");
+    if texts["failed"].as_u64().unwrap() > 0 {
+        assert_eq!(texts["failedByReason"].as_object().unwrap().keys().collect::<Vec<_>>(), ["InvalidParameter"]);
+    }
+}
+
+/// The day of the object holding `row`.
+fn partition_day_of(rows: &[(String, Value)], row: &Value) -> String {
+    rows.iter().find(|(_, r)| r == row).map(|(key, _)| partition_day(key)).unwrap()
+}
