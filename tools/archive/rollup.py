@@ -75,10 +75,11 @@ def main() -> int:
     if headers.get("X-Amz-Function-Error"):
         print(f"rollup: the roll-up of {day} failed: {json.dumps(result)}", file=sys.stderr)
         return 1
-    print(f"roll-up of {day}: {result['archiveObjects']} archive objects read, report {result['written']}: {result['report']}")
-    bucket, key = result["report"].removeprefix("s3://").split("/", 1)
     s3 = s3_client(env)
-    print(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(), end="")
+    for done in result["days"]:
+        print(f"roll-up of {done['day']}: {done['archiveObjects']} archive objects read, report {done['written']}: {done['report']}")
+        bucket, key = done["report"].removeprefix("s3://").split("/", 1)
+        print(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(), end="")
     return 0
 
 

@@ -4,6 +4,7 @@
 
 use adapters::archive::ArchiveBucket;
 use adapters::config;
+use adapters::dead_letter_queue::DeadLetterQueue;
 use adapters::deadline::Deadline;
 use adapters::logging;
 use adapters::metrics::Metrics;
@@ -25,6 +26,7 @@ async fn main() -> Result<(), Error> {
             (config::setting("DELIVERIES_TABLE")?, ArchivedTable::SmsDeliveries),
             (config::setting("FEEDBACK_TABLE")?, ArchivedTable::Feedback),
         ],
+        dead_letters: DeadLetterQueue::new(aws_sdk_sqs::Client::new(&aws), config::setting("DEAD_LETTER_QUEUE_URL")?),
         metrics: Metrics::new(handler::METRICS),
     };
     run(service_fn(|event: LambdaEvent<Event>| handler::handle(&archiver, event.payload, Deadline::of(&event.context))))

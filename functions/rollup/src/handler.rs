@@ -1,6 +1,7 @@
-//! One day's roll-up: the day from the event (`{"day": "YYYY-MM-DD"}`, or a schedule's
-//! event: the day before it fired), every archived alert and SMS delivery row of that day
-//! counted once, the report written unless the same report is there already.
+//! The roll-up: the days from the event (`{"day": "YYYY-MM-DD"}`, or a schedule's event:
+//! the week before it fired, since a day's archive fills while DynamoDB deletes its
+//! expired items), for each every archived alert and SMS delivery row of that day counted
+//! once, and the report written unless the same report is there already.
 //!
 //! A failure (S3, an unreadable archive object) fails the invocation: the asynchronous
 //! invocation is retried twice and then lands in the on-failure destination, which an
@@ -43,12 +44,18 @@ impl From<RollupError> for lambda_runtime::Diagnostic {
 const REPORTED: [ArchivedTable; 2] = [ArchivedTable::Alerts, ArchivedTable::SmsDeliveries];
 
 pub async fn handle(rollup: &Rollup, event: Value) -> Result<Value, RollupError> {
-    let day = RollupDay::from_event(&event).inspect_err(|e| tracing::error!(error = %e, "no day to roll up"))?;
-    let result = run(rollup, day).await;
-    if let Err(err) = &result {
-        tracing::error!(day = %day.iso(), error = %err, "roll-up failed");
+    let days = RollupDay::from_event(&event).inspect_err(|e| tracing::error!(error = %e, "no day to roll up"))?;
+    let mut done = Vec::new();
+    for day in days {
+        match run(rollup, day).await {
+            Ok(report) => done.push(report),
+            Err(err) => {
+                tracing::error!(day = %day.iso(), error = %err, "roll-up failed");
+                return Err(err);
+            }
+        }
     }
-    result
+    Ok(json!({ "days": done }))
 }
 
 async fn run(rollup: &Rollup, day: RollupDay) -> Result<Value, RollupError> {

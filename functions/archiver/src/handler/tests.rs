@@ -1,14 +1,16 @@
 //! The archiver fed with the official sample DynamoDB stream event, shaped as the archived
-//! tables' records, against moto's S3: expiries archived once per run, a user's delete
-//! and other records never, a redelivered batch overwriting its own objects, a record that
-//! cannot be archived reported with everything after it.
+//! tables' records, against moto's S3 and SQS: expiries archived once per run, a user's
+//! delete and other records never, a redelivered batch overwriting its own objects, a
+//! record that can never be archived dead-lettered whole while the batch goes on, and what
+//! cannot be written now (S3 failing, the deadline near) reported for a retry.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Archiver, RECORDS_SKIPPED, handle};
+use super::{Archiver, RECORDS_DEAD_LETTERED, RECORDS_SKIPPED, handle};
 use adapters::archive::ArchiveBucket;
 use adapters::archive::archive_bucket::gunzip;
+use adapters::dead_letter_queue::DeadLetterQueue;
 use adapters::deadline::Deadline;
 use adapters::metrics::Metrics;
 use aws_lambda_events::event::dynamodb::Event;
@@ -21,23 +23,47 @@ const DELIVERIES: &str = "deliveries-table";
 struct Setup {
     archiver: Archiver,
     s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
     bucket: String,
+    dead_letters: String,
 }
 
 async fn setup() -> Setup {
     let config = testkit::moto().await;
     let resources = testkit::provision(&config).await;
     let bucket = resources.get("ArchiveBucket").unwrap().reference.clone();
+    let dead_letters = resources.get("ArchiveFailuresQueue").unwrap().reference.clone();
     let s3 = aws_sdk_s3::Client::new(&config);
-    Setup { archiver: archiver(&s3, &bucket), s3, bucket }
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    Setup { archiver: archiver(&s3, &sqs, &bucket, &dead_letters), s3, sqs, bucket, dead_letters }
 }
 
-fn archiver(s3: &aws_sdk_s3::Client, bucket: &str) -> Archiver {
+fn archiver(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, bucket: &str, dead_letters: &str) -> Archiver {
     Archiver {
         archive: ArchiveBucket::new(s3.clone(), bucket),
         tables: vec![(ALERTS.to_owned(), ArchivedTable::Alerts), (DELIVERIES.to_owned(), ArchivedTable::SmsDeliveries)],
+        dead_letters: DeadLetterQueue::new(sqs.clone(), dead_letters),
         metrics: Metrics::in_memory(super::METRICS),
     }
+}
+
+/// The dead-lettered records of the given sequence numbers (the queue is shared by runs).
+async fn dead_lettered(s: &Setup, sequences: &[String]) -> Vec<Value> {
+    let mut found = Vec::new();
+    for _ in 0..20 {
+        let out = s.sqs.receive_message().queue_url(&s.dead_letters).max_number_of_messages(10).send().await.unwrap();
+        for message in out.messages() {
+            let body: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+            let sequence = body["record"]["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
+            if sequences.contains(&sequence) {
+                found.push(body);
+            }
+        }
+        if found.len() >= sequences.len() {
+            break;
+        }
+    }
+    found
 }
 
 fn deadline() -> Deadline {
@@ -144,7 +170,7 @@ async fn expiries_are_archived_by_day_once_and_nothing_else() {
     assert_eq!(second[0].1.len(), 1);
     let deliveries = archived(&s, &prefix("sms-deliveries", day)).await;
     assert_eq!(deliveries.len(), 1);
-    assert_eq!(deliveries[0].1[0]["item"]["state"], "SENT");
+    assert_eq!(deliveries[0].1[0]["item"], json!({"alertId": "x", "state": "SENT", "expiresAt": day + 1}), "no digest");
 
     // Delivered again (a retry after a lost response): the same objects, the same rows.
     let again = handle(&s.archiver, event(base, &batch), deadline()).await.unwrap();
@@ -154,38 +180,64 @@ async fn expiries_are_archived_by_day_once_and_nothing_else() {
 }
 
 #[tokio::test]
-async fn a_record_that_cannot_be_archived_is_reported_after_what_came_before_is_written() {
+async fn a_record_that_can_never_be_archived_is_dead_lettered_whole_and_the_batch_goes_on() {
     let s = setup().await;
     let day = unique_day();
     let base = 7_000_000 + u64::try_from(day / 86_400).unwrap() * 100;
     let batch = [
         ("REMOVE", ALERTS, alert_image("b1", day), true),
         ("REMOVE", "some-other-table", alert_image("b2", day), true),
-        ("REMOVE", ALERTS, alert_image("b3", day), true),
+        ("REMOVE", ALERTS, json!({}), true),
+        ("REMOVE", ALERTS, alert_image("b4", day), true),
     ];
     let response = handle(&s.archiver, event(base, &batch), deadline()).await.unwrap();
-    let reported: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
-    assert_eq!(reported, [Some((base + 1).to_string())], "retried from the record that failed");
+    assert!(response.batch_item_failures.is_empty(), "acknowledged: retrying cannot help");
+    assert_eq!(s.archiver.metrics.flushed_total(RECORDS_DEAD_LETTERED), 2);
     let objects = archived(&s, &prefix("alerts", day)).await;
-    assert_eq!(objects.len(), 1);
-    assert_eq!(objects[0].1.len(), 1, "only the record before it: {objects:?}");
-
-    // An expiry without its old image (a stream that does not carry one) is never acknowledged.
-    let no_image = [("REMOVE", ALERTS, json!({}), true)];
-    let response = handle(&s.archiver, event(base + 50, &no_image), deadline()).await.unwrap();
-    assert_eq!(response.batch_item_failures.len(), 1);
+    let keys: Vec<&str> = objects.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("{}{base}.jsonl.gz", prefix("alerts", day)),
+            format!("{}{}.jsonl.gz", prefix("alerts", day), base + 3)
+        ],
+        "the runs either side of them"
+    );
+    let letters = dead_lettered(&s, &[(base + 1).to_string(), (base + 2).to_string()]).await;
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert!(letters.iter().any(|l| l["reason"].as_str().unwrap().contains("some-other-table")));
+    assert!(letters.iter().any(|l| l["reason"].as_str().unwrap().contains("old image")));
+    assert!(letters.iter().all(|l| l["record"]["eventName"] == "REMOVE"), "the record, whole");
 }
 
 #[tokio::test]
-async fn a_failing_bucket_acknowledges_nothing() {
+async fn what_cannot_be_written_now_is_reported_for_a_retry() {
     let s = setup().await;
-    let broken = archiver(&s.s3, "no-such-archive-bucket");
     let day = unique_day();
     let base = 5_000_000 + u64::try_from(day / 86_400).unwrap() * 100;
     let batch = [("REMOVE", ALERTS, alert_image("c1", day), true), ("REMOVE", ALERTS, alert_image("c2", day), true)];
+    let reported = |response: aws_lambda_events::event::streams::DynamoDbEventResponse| -> Vec<Option<String>> {
+        response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+    };
+
+    // S3 refusing: the whole run is retried from its first record.
+    let broken = archiver(&s.s3, &s.sqs, "no-such-archive-bucket", &s.dead_letters);
     let response = handle(&broken, event(base, &batch), deadline()).await.unwrap();
-    let reported: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
-    assert_eq!(reported, [Some(base.to_string())], "the whole run is retried");
+    assert_eq!(reported(response), [Some(base.to_string())]);
+
+    // Too close to the deadline to start a write: the same, and nothing written.
+    let response = handle(&s.archiver, event(base, &batch), Deadline::after(Duration::from_secs(2))).await.unwrap();
+    assert_eq!(reported(response), [Some(base.to_string())]);
+    assert!(archived(&s, &prefix("alerts", day)).await.is_empty());
+
+    // The dead-letter queue refusing a record that can never be archived: retried from
+    // that record, after the run before it was written.
+    let broken = archiver(&s.s3, &s.sqs, &s.bucket, "http://127.0.0.1:9/no-such-queue");
+    let batch =
+        [("REMOVE", ALERTS, alert_image("c3", day), true), ("REMOVE", "elsewhere", alert_image("c4", day), true)];
+    let response = handle(&broken, event(base + 50, &batch), deadline()).await.unwrap();
+    assert_eq!(reported(response), [Some((base + 51).to_string())]);
+    assert_eq!(archived(&s, &prefix("alerts", day)).await.len(), 1);
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The roll-up against moto's S3: a day's archive counted into its report, each row once
 //! (the same row in two objects, as a bisected redelivery can leave it), written once
-//! however often it runs, the scheduled event's day the one before it fired, and an
+//! however often it runs, the scheduled event's days the week before it fired, and an
 //! unreadable archive object failing the run instead of being skipped.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -33,10 +33,11 @@ async fn setup() -> Setup {
     }
 }
 
-/// A day (YYYY, MM, DD) of its own for each test, from 2200 on so no other data shares it.
+/// A day (YYYY, MM, DD) of its own for each test, from 2200 on so no other data shares it,
+/// with a week free before it (a scheduled run covers the week before it fired).
 fn unique_day() -> (i32, u8, u8) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = (std::process::id() % 5_000) * 4 + NEXT.fetch_add(1, Ordering::Relaxed);
+    let n = (std::process::id() % 5_000) * 40 + NEXT.fetch_add(1, Ordering::Relaxed) * 8 + 7;
     let day =
         time::Date::from_calendar_date(2200, time::Month::January, 1).unwrap() + time::Duration::days(i64::from(n));
     (day.year(), u8::from(day.month()), day.day())
@@ -104,7 +105,7 @@ async fn a_days_archive_is_counted_once_into_one_report() {
     let other = (y, m, if d == 1 { 2 } else { d - 1 });
     put(&s, &format!("{}500.jsonl.gz", prefix("alerts", other)), &alert(500, "UA", "delay")).await;
 
-    let out = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap();
+    let out = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["days"][0].clone();
     assert_eq!(out["written"], "new");
     assert_eq!(out["archiveObjects"], 3);
     let (report, versions) = report(&s, day).await;
@@ -123,13 +124,13 @@ async fn a_days_archive_is_counted_once_into_one_report() {
     assert_eq!(report["texts"]["failed"], 1);
 
     // Run again: the same report, not written again.
-    let again = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap();
+    let again = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["days"][0].clone();
     assert_eq!(again["written"], "unchanged");
     assert_eq!(self::report(&s, day).await.1, 1, "one version of the report");
 
     // A row archived late changes the report: replaced.
     put(&s, &format!("{}104.jsonl.gz", prefix("alerts", day)), &alert(104, "AA", "delay")).await;
-    assert_eq!(handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["written"], "replaced");
+    assert_eq!(handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["days"][0]["written"], "replaced");
     assert_eq!(self::report(&s, day).await.0["alerts"]["total"], 5);
 }
 
@@ -145,7 +146,9 @@ async fn the_schedule_rolls_up_the_day_before_it_fired() {
     let scheduled = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
         "time": format!("{}T00:30:00Z", iso((next.year(), u8::from(next.month()), next.day()))), "resources": [], "detail": {}});
     let out = handle(&s.rollup, scheduled).await.unwrap();
-    assert_eq!(out["day"], iso(day));
+    let days: Vec<&str> = out["days"].as_array().unwrap().iter().map(|d| d["day"].as_str().unwrap()).collect();
+    assert_eq!(days.len(), 7, "the week before it fired");
+    assert_eq!(days[0], iso(day), "the day before first");
     assert_eq!(report(&s, day).await.0["alerts"]["total"], 1);
 }
 

@@ -29,8 +29,9 @@ impl ArchiveBucket {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/x-ndjson")
-            .content_encoding("gzip")
+            // The object is a .gz file, not JSON sent compressed: no Content-Encoding, so
+            // no client unpacks it on the way and a saved copy is still gzip.
+            .content_type("application/gzip")
             .body(ByteStream::from(gzip(lines.as_bytes())))
             .send()
             .await

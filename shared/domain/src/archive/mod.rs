@@ -15,4 +15,4 @@ pub mod rollup;
 pub use partition::{ArchivedTable, Partition, object_key};
 pub use partition::{day_prefix, expiry};
 pub use record::{ArchiveRow, RecordError, is_ttl_expiry, plain_json};
-pub use rollup::{DailyReport, RollupDay, RollupDayError, RowError, report_key};
+pub use rollup::{DailyReport, RollupDay, RollupDayError, RowError, SCHEDULED_DAYS, report_key};

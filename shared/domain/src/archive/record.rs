@@ -7,6 +7,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::partition::ArchivedTable;
+
 /// The principal DynamoDB's TTL deletions carry.
 pub const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
 
@@ -40,17 +42,28 @@ pub struct ArchiveRow {
 }
 
 impl ArchiveRow {
-    /// The row of a TTL expiry: `old_image` in DynamoDB JSON.
-    pub fn new(table: &str, sequence_number: &str, expired_at: String, old_image: &Value) -> Result<Self, RecordError> {
+    /// The row of a TTL expiry: `old_image` in DynamoDB JSON. What the archive, which is
+    /// kept for good, must not hold is left out: an SMS delivery record's key carries a
+    /// digest of the phone number (numbers are few enough to be found from it), so only
+    /// its alert id is kept.
+    pub fn new(
+        table: ArchivedTable,
+        sequence_number: &str,
+        expired_at: String,
+        old_image: &Value,
+    ) -> Result<Self, RecordError> {
         if old_image.as_object().is_none_or(|image| image.is_empty()) {
             return Err(RecordError::NoOldImage(sequence_number.to_owned()));
         }
-        Ok(Self {
-            table: table.to_owned(),
-            sequence_number: sequence_number.to_owned(),
-            expired_at,
-            item: plain_json(old_image)?,
-        })
+        let mut item = plain_json(old_image)?;
+        if table == ArchivedTable::SmsDeliveries
+            && let Some(fields) = item.as_object_mut()
+            && let Some(Value::String(id)) = fields.remove("id")
+        {
+            let alert = id.split_once('#').map_or(id.as_str(), |(alert, _)| alert).to_owned();
+            fields.insert("alertId".to_owned(), Value::String(alert));
+        }
+        Ok(Self { table: table.as_str().to_owned(), sequence_number: sequence_number.to_owned(), expired_at, item })
     }
 
     /// The row as one line of JSON Lines, newline included.
@@ -150,15 +163,26 @@ mod tests {
 
     #[test]
     fn a_removal_without_an_old_image_cannot_be_archived() {
-        let err = ArchiveRow::new("alerts", "100", "2026-01-01T00:00:00Z".into(), &json!({})).unwrap_err();
+        let err = ArchiveRow::new(ArchivedTable::Alerts, "100", "2026-01-01T00:00:00Z".into(), &json!({})).unwrap_err();
         assert_eq!(err, RecordError::NoOldImage("100".into()));
-        assert!(ArchiveRow::new("alerts", "100", "x".into(), &Value::Null).is_err());
+        assert!(ArchiveRow::new(ArchivedTable::Alerts, "100", "x".into(), &Value::Null).is_err());
+    }
+
+    #[test]
+    fn an_sms_record_is_archived_without_the_digest_of_its_number() {
+        let image = json!({"id": {"S": "0193aaaa-0000-7000-8000-000000000001#3f2a9c"}, "state": {"S": "SENT"}});
+        let row = ArchiveRow::new(ArchivedTable::SmsDeliveries, "7", "x".into(), &image).unwrap();
+        assert_eq!(row.item, json!({"alertId": "0193aaaa-0000-7000-8000-000000000001", "state": "SENT"}));
+        assert!(!row.to_line().contains("3f2a9c"));
+        let alert = json!({"id": {"S": "kept#as-is"}});
+        assert_eq!(ArchiveRow::new(ArchivedTable::Alerts, "8", "x".into(), &alert).unwrap().item["id"], "kept#as-is");
     }
 
     #[test]
     fn a_row_is_one_line() {
         let row =
-            ArchiveRow::new("alerts", "100", "2026-01-01T00:00:00Z".into(), &json!({"a": {"S": "x\ny"}})).unwrap();
+            ArchiveRow::new(ArchivedTable::Alerts, "100", "2026-01-01T00:00:00Z".into(), &json!({"a": {"S": "x\ny"}}))
+                .unwrap();
         let line = row.to_line();
         assert_eq!(line.matches('\n').count(), 1);
         assert!(line.ends_with('\n'));

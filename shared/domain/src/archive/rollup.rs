@@ -20,6 +20,12 @@ use super::partition::ArchivedTable;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollupDay(pub Date);
 
+/// How many days before it fired the scheduled roll-up covers. DynamoDB deletes expired
+/// items typically within a few days of their expiry, so a day's archive fills for days
+/// after it: each night rolls up the last week again, and a report changes (and is
+/// rewritten) only while rows are still arriving.
+pub const SCHEDULED_DAYS: i64 = 7;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RollupDayError {
     #[error("day {0:?} is not a date (YYYY-MM-DD)")]
@@ -31,18 +37,22 @@ pub enum RollupDayError {
 }
 
 impl RollupDay {
-    /// From the invoking event: `{"day": "2026-12-24"}` on demand, or a schedule's event,
-    /// whose `time` is when it fired: the roll-up covers the day before.
-    pub fn from_event(event: &Value) -> Result<Self, RollupDayError> {
+    /// The days the invoking event asks for: `{"day": "2026-12-24"}` on demand, that day;
+    /// a schedule's event, whose `time` is when it fired, the [`SCHEDULED_DAYS`] before it,
+    /// the day before first.
+    pub fn from_event(event: &Value) -> Result<Vec<Self>, RollupDayError> {
         if let Some(day) = event.get("day").and_then(Value::as_str) {
             let format = format_description!("[year]-[month]-[day]");
-            return Date::parse(day, &format).map(Self).map_err(|_| RollupDayError::BadDay(day.to_owned()));
+            return Date::parse(day, &format)
+                .map(|d| vec![Self(d)])
+                .map_err(|_| RollupDayError::BadDay(day.to_owned()));
         }
         let Some(time) = event.get("time").and_then(Value::as_str) else {
             return Err(RollupDayError::Missing);
         };
         let fired = OffsetDateTime::parse(time, &Rfc3339).map_err(|_| RollupDayError::BadTime(time.to_owned()))?;
-        Ok(Self((fired.to_offset(time::UtcOffset::UTC) - Duration::days(1)).date()))
+        let today = fired.to_offset(time::UtcOffset::UTC).date();
+        Ok((1..=SCHEDULED_DAYS).map(|back| Self(today - Duration::days(back))).collect())
     }
 
     pub fn iso(&self) -> String {
@@ -169,12 +179,16 @@ mod tests {
     }
 
     #[test]
-    fn the_day_is_given_or_the_one_before_the_schedule_fired() {
-        assert_eq!(RollupDay::from_event(&json!({"day": "2026-12-24"})).unwrap().0, date!(2026 - 12 - 24));
+    fn the_day_is_given_or_the_week_before_the_schedule_fired() {
+        assert_eq!(RollupDay::from_event(&json!({"day": "2026-12-24"})).unwrap(), [RollupDay(date!(2026 - 12 - 24))]);
         let scheduled =
             json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-25T00:15:00Z"});
-        assert_eq!(RollupDay::from_event(&scheduled).unwrap().0, date!(2026 - 12 - 24));
-        assert_eq!(RollupDay::from_event(&json!({"time": "2026-03-01T00:00:00Z"})).unwrap().iso(), "2026-02-28");
+        let days: Vec<String> = RollupDay::from_event(&scheduled).unwrap().iter().map(RollupDay::iso).collect();
+        assert_eq!(
+            days,
+            ["2026-12-24", "2026-12-23", "2026-12-22", "2026-12-21", "2026-12-20", "2026-12-19", "2026-12-18"]
+        );
+        assert_eq!(RollupDay::from_event(&json!({"time": "2026-03-01T00:00:00Z"})).unwrap()[0].iso(), "2026-02-28");
         assert_eq!(
             RollupDay::from_event(&json!({"day": "24/12/2026"})),
             Err(RollupDayError::BadDay("24/12/2026".into()))

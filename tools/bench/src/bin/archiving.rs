@@ -85,9 +85,13 @@ fn main() {
         let started = Instant::now();
         let mut lines = String::new();
         for (i, old) in images.iter().enumerate() {
-            let row =
-                ArchiveRow::new("alerts", &format!("{}", 1_000_000 * batch + i), "2026-12-24T10:00:00Z".into(), old)
-                    .expect("bench images are valid");
+            let row = ArchiveRow::new(
+                ArchivedTable::Alerts,
+                &format!("{}", 1_000_000 * batch + i),
+                "2026-12-24T10:00:00Z".into(),
+                old,
+            )
+            .expect("bench images are valid");
             lines.push_str(&row.to_line());
         }
         let object = gzip(lines.as_bytes());
