@@ -170,3 +170,23 @@ async fn an_unreadable_archive_fails_the_run() {
     assert!(matches!(err, RollupError::Line { line: 1, .. }), "{err}");
     assert!(matches!(handle(&s.rollup, json!({"nothing": 1})).await, Err(RollupError::Day(_))));
 }
+
+#[tokio::test]
+async fn runs_of_one_day_at_the_same_moment_write_its_report_once() {
+    let s = setup().await;
+    let day = unique_day();
+    put(&s, &format!("{}1.jsonl.gz", prefix("alerts", day)), &(alert(1, "AA", "delay") + &alert(2, "AA", "delay")))
+        .await;
+    // Six runs interleaved on this task: each reads, compares and writes while the others do.
+    let runs = (0..6).map(|_| handle(&s.rollup, json!({"day": iso(day)})));
+    let outcomes: Vec<String> = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .map(|out| out.unwrap()["days"][0]["written"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|w| *w == "new").count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|w| w == "new" || w == "unchanged"), "{outcomes:?}");
+    let (report, versions) = report(&s, day).await;
+    assert_eq!(versions, 1, "one version");
+    assert_eq!(report["alerts"]["total"], 2);
+}
