@@ -48,6 +48,8 @@ async fn the_release_build_answers_every_sample_event_and_hostile_header_without
                 ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
                 ("FLIGHTS_TABLE", "flights"),
                 ("ALERTS_TABLE", "alerts"),
+                ("FLIGHTS_RETENTION_DAYS", "30"),
+                ("ALERTS_RETENTION_DAYS", "30"),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
