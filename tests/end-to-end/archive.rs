@@ -4,7 +4,8 @@
 //! bucket, a delete by hand is never archived, a redelivered or bisected stream batch
 //! doubles nothing, an expired item not yet deleted is not served by the API, and the daily
 //! roll-up, fired by its schedule or run for a day, writes one report with the right counts,
-//! the same as SQL (DuckDB) over the archive's Hive partitions.
+//! the same as SQL (DuckDB) over the archive's Hive partitions. And while S3 refuses the
+//! archive's writes, nothing is acknowledged: the records wait in the stream.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -340,4 +341,67 @@ async fn expired_items_are_archived_exactly_once_and_rolled_up_daily() {
 /// The day of the object holding `row`.
 fn partition_day_of(rows: &[(String, Value)], row: &Value) -> String {
     rows.iter().find(|(_, r)| r == row).map(|(key, _)| partition_day(key)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_s3_refuses_the_archive_expired_alerts_wait_in_the_stream_and_are_archived_once_after() {
+    let env = LocalEnv::start(&[
+        "--parameter",
+        "ArchiveBatchingWindowSeconds=0",
+        "--ttl-sweep-interval",
+        "24h",
+        // Stream retries come at once.
+        "--retry-scale",
+        "0.01",
+    ]);
+    let http = env.client();
+    let s3 = aws_sdk_s3::Client::new(&env.aws().await);
+    let archive = env.resource("ArchiveBucket", "reference");
+    let date = testkit::departure_date();
+    let flight = json!({
+        "carrier": "B6", "flightNumber": "615", "date": date, "origin": "JFK", "destination": "BOS",
+        "scheduledDeparture": format!("{date}T07:00:00-05:00"),
+        "passengers": [{"name": "Passenger", "email": "p@example.com", "mobile": testkit::unique_mobile()}]
+    });
+    assert_eq!(http.post(env.api("/flights")).json(&flight).send().await.unwrap().status(), 201);
+    let mut alert_ids = Vec::new();
+    for minutes in [15, 30, 45, 60, 75, 90] {
+        let response = http
+            .post(env.api(&format!("/flights/B6615-{date}/events")))
+            .json(&json!({"type": "delay", "minutes": minutes, "reason": "Traffic"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        alert_ids.push(response.json::<Value>().await.unwrap()["alertId"].as_str().unwrap().to_owned());
+    }
+
+    // S3 refuses every archive write (a 5xx) while the alerts expire.
+    let (ok, text) = env.local(&["fault", "s3:PutObject@jsonl.gz=5xx:1"]);
+    assert!(ok, "{text}");
+    env.local_json(&["advance", "31d"]);
+    env.local_json(&["sweep"]);
+    let refused = |env: &LocalEnv| {
+        env.invocations()
+            .iter()
+            .filter(|i| i["source"] == "dynamodb:AlertsTable" && i["function"] == "archiver")
+            .filter(|i| i["outcome"] == "batch-item-failures")
+            .count()
+    };
+    testkit::eventually(WAIT, "the archiver refused and retried", || async { (refused(&env) >= 3).then_some(()) })
+        .await;
+    assert!(archived(&s3, &archive, "alerts").await.is_empty(), "nothing acknowledged, nothing written");
+
+    // S3 back: the records still in the stream are archived, each once.
+    let (ok, text) = env.local(&["fault", "--clear"]);
+    assert!(ok, "{text}");
+    let rows = testkit::eventually(WAIT, "every alert archived once S3 is back", || async {
+        let rows = archived(&s3, &archive, "alerts").await;
+        alert_ids.iter().all(|id| rows.iter().any(|(_, r)| r["item"]["alertId"] == id.as_str())).then_some(rows)
+    })
+    .await;
+    for id in &alert_ids {
+        let copies = rows.iter().filter(|(_, r)| r["item"]["alertId"] == id.as_str()).count();
+        assert_eq!(copies, 1, "alert {id} archived once: {rows:?}");
+    }
 }
