@@ -5,7 +5,8 @@
 //! doubles nothing, an expired item not yet deleted is not served by the API, and the daily
 //! roll-up, fired by its schedule or run for a day, writes one report with the right counts,
 //! the same as SQL (DuckDB) over the archive's Hive partitions. And while S3 refuses the
-//! archive's writes, nothing is acknowledged: the records wait in the stream.
+//! archive's writes, nothing is acknowledged: the records wait in the stream, and those
+//! about to leave it are parked whole, to be redriven into the archive once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -404,4 +405,93 @@ async fn while_s3_refuses_the_archive_expired_alerts_wait_in_the_stream_and_are_
         let copies = rows.iter().filter(|(_, r)| r["item"]["alertId"] == id.as_str()).count();
         assert_eq!(copies, 1, "alert {id} archived once: {rows:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiries_parked_while_s3_refused_for_a_day_are_redriven_into_the_archive_once() {
+    let env = LocalEnv::start(&["--ttl-sweep-interval", "24h"]);
+    let config = env.aws().await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let archive = env.resource("ArchiveBucket", "reference");
+    let alerts_table = env.resource("AlertsTable", "reference");
+    let queue = env.resource("ArchiveFailuresQueue", "reference");
+
+    // Three alerts DynamoDB expired 21 hours ago, their records still failing to be
+    // archived: S3 has refused every write since.
+    let (ok, text) = env.local(&["fault", "s3:PutObject@jsonl.gz=5xx:1"]);
+    assert!(ok, "{text}");
+    let expired = time::OffsetDateTime::now_utc().unix_timestamp() - 21 * 3_600;
+    let base = u64::from(uuid::Uuid::new_v4().as_u128() as u32) * 1_000;
+    let ids: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let rows: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            json!({"sequenceNumber": (base + i as u64).to_string(), "item": {
+                "pk": "FLIGHT#DL1-2026-01-01", "sk": format!("ALERT#{id}"), "alertId": id, "carrier": "DL",
+                "origin": "ATL", "destination": "LAX", "type": "delay", "expiresAt": expired}})
+        })
+        .collect();
+    let mut batch = redelivery(&rows, &alerts_table);
+    for record in batch["Records"].as_array_mut().unwrap() {
+        record["dynamodb"]["ApproximateCreationDateTime"] = json!(expired);
+    }
+    // Lambda's last tries before the stream drops them (the second, say, after a lost
+    // answer): parked whole, and acknowledged.
+    for _ in 0..2 {
+        let answer = invoke(&env, "archiver", &batch).await;
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    }
+    assert!(archived(&s3, &archive, "alerts").await.is_empty(), "S3 took nothing");
+    // (Counted, not received: a message received here would be hidden from the redrive.)
+    assert_eq!(queue_depth(&sqs, &queue).await, 6, "each record, each time it was parked");
+
+    // S3 back: the redrive archives each record once, and empties the queue.
+    let (ok, text) = env.local(&["fault", "--clear"]);
+    assert!(ok, "{text}");
+    let redrive = || {
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::process::Command::new(workspace.join(".venv/bin/python"))
+            .arg(workspace.join("tools/archive/redrive.py"))
+            .args(["--queue-url", &queue, "--function", "archiver"])
+            // As against a deployed stack: the standard AWS settings, pointed at the local environment.
+            .env("AWS_ENDPOINT_URL_SQS", env.moto())
+            .env("AWS_ENDPOINT_URL_LAMBDA", env.lambda())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let said = redrive();
+    assert!(said.starts_with("3 parked records archived from 6 messages"), "{said}");
+    let archived_rows = archived(&s3, &archive, "alerts").await;
+    for id in &ids {
+        let copies = archived_rows.iter().filter(|(_, r)| r["item"]["alertId"] == id.as_str()).count();
+        assert_eq!(copies, 1, "alert {id} archived once: {archived_rows:?}");
+    }
+    assert_eq!(queue_depth(&sqs, &queue).await, 0, "nothing left parked");
+    assert!(redrive().starts_with("0 parked records"), "a second redrive finds nothing");
+    assert_eq!(archived(&s3, &archive, "alerts").await.len(), 3);
+}
+
+/// Messages in a queue, visible or being handled.
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName::{ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible};
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(ApproximateNumberOfMessages)
+        .attribute_names(ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let attributes = out.attributes.unwrap_or_default();
+    [ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible]
+        .iter()
+        .map(|name| attributes.get(name).map_or(0, |n| n.parse::<u64>().unwrap()))
+        .sum()
 }

@@ -104,6 +104,11 @@ impl LocalEnv {
         self.ready["moto"].as_str().unwrap()
     }
 
+    /// The Lambda Invoke API's endpoint (what `AWS_ENDPOINT_URL_LAMBDA` names).
+    pub fn lambda(&self) -> &str {
+        self.ready["lambda"].as_str().unwrap()
+    }
+
     /// The Lambda Invoke API's URL for a function.
     pub fn invoke_url(&self, function: &str) -> String {
         format!("{}/2015-03-31/functions/{function}/invocations", self.ready["lambda"].as_str().unwrap())

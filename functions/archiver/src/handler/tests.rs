@@ -1,13 +1,14 @@
 //! The archiver fed with the official sample DynamoDB stream event, shaped as the archived
 //! tables' records, against moto's S3 and SQS: expiries archived once per run, a user's
 //! delete and other records never, a redelivered batch overwriting its own objects, a
-//! record that can never be archived dead-lettered whole while the batch goes on, and what
-//! cannot be written now (S3 failing, the deadline near) reported for a retry.
+//! record that can never be archived dead-lettered whole while the batch goes on, what
+//! cannot be written now (S3 failing, the deadline near) reported for a retry, and what
+//! could not be written for 20 hours parked whole before the stream drops it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Archiver, RECORDS_DEAD_LETTERED, RECORDS_SKIPPED, handle};
+use super::{Archiver, PARKED, RECORDS_DEAD_LETTERED, RECORDS_PARKED, RECORDS_SKIPPED, handle};
 use adapters::archive::ArchiveBucket;
 use adapters::archive::archive_bucket::gunzip;
 use adapters::dead_letter_queue::DeadLetterQueue;
@@ -85,8 +86,14 @@ fn alert_image(id: &str, expires: i64) -> Value {
            "minutes": {"N": "45"}, "expiresAt": {"N": expires.to_string()}})
 }
 
-/// A record as the archiver's mapping delivers it: `(event name, table, old image, by TTL)`.
+/// A record as the archiver's mapping delivers it: `(event name, table, old image, by TTL)`,
+/// removed from the table now.
 fn event(base: u64, records: &[(&str, &str, Value, bool)]) -> Event {
+    event_removed_at(base, records, time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+/// The same, removed at `removed` (epoch seconds).
+fn event_removed_at(base: u64, records: &[(&str, &str, Value, bool)], removed: i64) -> Event {
     let changes: Vec<(&str, Value, Value)> = records
         .iter()
         .map(|(name, _, image, _)| match *name {
@@ -100,6 +107,7 @@ fn event(base: u64, records: &[(&str, &str, Value, bool)]) -> Event {
         record["eventSourceARN"] =
             json!(format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-01-01T00:00:00.000"));
         record["dynamodb"]["SequenceNumber"] = json!((base + i as u64).to_string());
+        record["dynamodb"]["ApproximateCreationDateTime"] = json!(removed);
         record["dynamodb"]["Keys"] = json!({"pk": {"S": "key"}});
         // The sample carries the TTL identity; a delete by code or by hand carries none.
         if *by_ttl {
@@ -238,6 +246,45 @@ async fn what_cannot_be_written_now_is_reported_for_a_retry() {
     let response = handle(&broken, event(base + 50, &batch), deadline()).await.unwrap();
     assert_eq!(reported(response), [Some((base + 51).to_string())]);
     assert_eq!(archived(&s, &prefix("alerts", day)).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_that_could_not_be_written_for_twenty_hours_is_parked_whole_before_the_stream_drops_it() {
+    let s = setup().await;
+    let day = unique_day();
+    let base = 3_000_000 + u64::try_from(day / 86_400).unwrap() * 100;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let batch = [("REMOVE", ALERTS, alert_image("p1", day), true), ("REMOVE", ALERTS, alert_image("p2", day), true)];
+    let reported = |response: aws_lambda_events::event::streams::DynamoDbEventResponse| -> Vec<Option<String>> {
+        response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+    };
+    let broken = archiver(&s.s3, &s.sqs, "no-such-archive-bucket", &s.dead_letters);
+
+    // Removed 19 hours ago: the stream still holds the records for hours; retried.
+    let response = handle(&broken, event_removed_at(base, &batch, now - 19 * 3_600), deadline()).await.unwrap();
+    assert_eq!(reported(response), [Some(base.to_string())]);
+    assert_eq!(broken.metrics.flushed_total(RECORDS_PARKED), 0);
+
+    // Removed 21 hours ago: parked, each record whole and marked for the redrive, and
+    // acknowledged.
+    let response = handle(&broken, event_removed_at(base + 10, &batch, now - 21 * 3_600), deadline()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(broken.metrics.flushed_total(RECORDS_PARKED), 2);
+    let letters = dead_lettered(&s, &[(base + 10).to_string(), (base + 11).to_string()]).await;
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter[PARKED], true);
+        assert!(letter["reason"].as_str().unwrap().contains("S3 PutObject failed"), "{letter}");
+        assert_eq!(letter["record"]["userIdentity"]["principalId"], "dynamodb.amazonaws.com", "the record, whole");
+    }
+    let ids: Vec<&str> =
+        letters.iter().map(|l| l["record"]["dynamodb"]["OldImage"]["sk"]["S"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"ALERT#p1") && ids.contains(&"ALERT#p2"), "{ids:?}");
+
+    // Neither S3 nor the queue taking them: nothing is acknowledged.
+    let worse = archiver(&s.s3, &s.sqs, "no-such-archive-bucket", "http://127.0.0.1:9/no-such-queue");
+    let response = handle(&worse, event_removed_at(base + 20, &batch, now - 21 * 3_600), deadline()).await.unwrap();
+    assert_eq!(reported(response), [Some((base + 20).to_string())]);
 }
 
 #[tokio::test]
