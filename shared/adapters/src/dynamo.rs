@@ -72,6 +72,11 @@ pub fn epoch(at: time::OffsetDateTime) -> AttributeValue {
     n(at.unix_timestamp())
 }
 
+/// The expression form of "not expired" ([`is_expired`]'s opposite), for filters and
+/// conditions: the caller names the TTL attribute `#expires` and binds `:now` (epoch
+/// seconds). An item without the attribute never expires.
+pub const UNEXPIRED: &str = "(attribute_not_exists(#expires) OR #expires > :now)";
+
 /// Whether an item's TTL has passed at `now`. DynamoDB deletes expired items only
 /// eventually (typically within days), so reads check this themselves; an item without
 /// the attribute never expires.

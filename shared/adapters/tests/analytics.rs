@@ -222,4 +222,20 @@ async fn chunk_items_expire_after_the_configured_retention() {
         let expires: i64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
         assert!((before + two_days..=after + two_days).contains(&expires), "{sk} expires at {expires}");
     }
+
+    // Its TTL passed (DynamoDB has not deleted it yet): the partial is gone for the reducer,
+    // while the chunk still counts as counted.
+    assert_eq!(jobs.chunk_page(&job.id, None).await.unwrap().chunks.len(), 1);
+    dynamo
+        .update_item()
+        .table_name(&name)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{}", job.id)))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PARTIAL#000000".into()))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N((before - 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert!(jobs.chunk_page(&job.id, None).await.unwrap().chunks.is_empty());
+    assert!(jobs.has_chunk(&job.id, 0).await.unwrap());
 }

@@ -25,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::Error;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_n, get_opt_n, get_opt_s, get_s, n, s};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, UNEXPIRED, epoch, get_n, get_opt_n, get_opt_s, get_s, n, s};
 use crate::error::AwsFailure;
 
 /// How long a chunk's partial result is kept after it is written, unless the deployment
@@ -347,7 +347,8 @@ impl JobsTable {
         Ok(Page { jobs, next })
     }
 
-    /// Whether a chunk is counted already.
+    /// Whether a chunk is counted already. A marker past its expiry still counts: taking it
+    /// for absent could count the chunk twice.
     pub async fn has_chunk(&self, id: &JobId, index: u32) -> Result<bool, Error> {
         let out = self
             .client
@@ -547,6 +548,11 @@ impl JobsTable {
             .key_condition_expression("pk = :pk AND begins_with(sk, :partial)")
             .expression_attribute_values(":pk", s(key(id)))
             .expression_attribute_values(":partial", s("PARTIAL#"))
+            // A partial past its expiry is gone for readers, as it soon is from the table:
+            // the job then lacks it and fails, rather than merging what DynamoDB may drop.
+            .filter_expression(UNEXPIRED)
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", epoch(OffsetDateTime::now_utc()))
             .consistent_read(true)
             .set_exclusive_start_key(after)
             .send()

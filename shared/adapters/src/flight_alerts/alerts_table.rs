@@ -26,7 +26,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::Error;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_n, get_opt_s, get_s, image_s, is_expired, n, parse_s, s};
+use crate::dynamo::{
+    Item, TTL_ATTRIBUTE, UNEXPIRED, epoch, get_opt_n, get_opt_s, get_s, image_s, is_expired, n, parse_s, s,
+};
 
 #[derive(Debug, Clone)]
 pub struct AlertsTable {
@@ -215,7 +217,7 @@ impl AlertsTable {
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s("ALERT#"))
-            .filter_expression("#expires > :now")
+            .filter_expression(UNEXPIRED)
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
             .expression_attribute_values(":now", epoch(OffsetDateTime::now_utc()))
             .scan_index_forward(false)

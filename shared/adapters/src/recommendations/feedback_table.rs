@@ -17,7 +17,7 @@ use domain::recommendations::{Feedback, StoreId};
 use time::{Duration, OffsetDateTime};
 
 use crate::Error;
-use crate::dynamo::{Item, TTL_ATTRIBUTE, epoch, get_opt_s, n, s};
+use crate::dynamo::{Item, TTL_ATTRIBUTE, UNEXPIRED, epoch, get_opt_s, is_expired, n, s};
 
 /// How long feedback is kept unless the deployment says otherwise (the
 /// `FEEDBACK_RETENTION_DAYS` setting): recent enough to follow what consumers like now.
@@ -112,10 +112,9 @@ impl FeedbackTable {
             .key("pk", s(partition(store)))
             .key("sk", s(format!("REC#{recommendation_id}")))
             .update_expression("SET chosen = :product")
-            .condition_expression(
-                "attribute_exists(sk) AND #expires > :now AND contains(offered, :product) \
-                 AND attribute_not_exists(chosen)",
-            )
+            .condition_expression(format!(
+                "attribute_exists(sk) AND {UNEXPIRED} AND contains(offered, :product) AND attribute_not_exists(chosen)"
+            ))
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
             .expression_attribute_values(":product", s(product_id))
             .expression_attribute_values(":now", epoch(now))
@@ -129,13 +128,7 @@ impl FeedbackTable {
                 _ => return Err(Error::dynamo("UpdateItem", err)),
             },
         };
-        let expired = |item: &Item| {
-            item.get(TTL_ATTRIBUTE)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_none_or(|expires| expires <= now.unix_timestamp())
-        };
-        let Some(existing) = existing.filter(|item| !item.is_empty() && !expired(item)) else {
+        let Some(existing) = existing.filter(|item| !item.is_empty() && !is_expired(item, now)) else {
             return Ok(Chosen::Unknown);
         };
         Ok(match get_opt_s(&existing, "chosen") {
@@ -158,7 +151,7 @@ impl FeedbackTable {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(partition(store)))
                 .expression_attribute_values(":prefix", s("REC#"))
-                .filter_expression("#expires > :now")
+                .filter_expression(UNEXPIRED)
                 .expression_attribute_names("#expires", TTL_ATTRIBUTE)
                 .expression_attribute_values(":now", epoch(now))
                 .projection_expression("tags, chosen")
