@@ -190,6 +190,10 @@ async fn a_model_becomes_current_only_if_newer_and_the_one_it_replaced_is_kept_f
     };
     assert_eq!(models.load(&models.current(&store).await.unwrap().unwrap()).await.unwrap(), b"model five");
     assert!(superseded(&s3, &bucket, &v3.key).await, "the replaced model's object is marked for the lifecycle rule");
+    // Copied onto itself to mark it (so its age starts now): the same model, as written.
+    assert_eq!(models.load(&v3).await.unwrap(), b"model three");
+    let head = s3.head_object().bucket(&bucket).key(&v3.key).send().await.unwrap();
+    assert_eq!(head.content_type(), Some("application/octet-stream"));
     assert!(!superseded(&s3, &bucket, &v5.key).await);
 
     // The replaced pointer is kept under TTL, for rollback.

@@ -12,8 +12,9 @@
 //! | `STORE#<id>` | `CURRENT`   | the current model: version, S3 key, size |
 //! | `STORE#<id>` | `V#<version>` | an earlier model, for rollback; expires by TTL |
 //!
-//! A replaced model's object is tagged `superseded`; the bucket's lifecycle rule deletes
-//! such objects after the rollback window, as the history items expire. The window is the
+//! A replaced model's object is tagged `superseded` (and copied onto itself, so its age
+//! starts then); the bucket's lifecycle rule deletes such objects after the rollback
+//! window, as the history items expire. The window is the
 //! retrainer's `MODEL_VERSIONS_RETENTION_DAYS` setting; the `CURRENT` pointer never expires,
 //! and nothing reads the `V#` history yet (a rollback would have to skip expired ones).
 
@@ -21,7 +22,7 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_s3::Client as S3Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Tag, Tagging};
+use aws_sdk_s3::types::{MetadataDirective, TaggingDirective};
 use domain::recommendations::StoreId;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -185,19 +186,30 @@ impl ModelStore {
         Ok(Published::Current(pointer))
     }
 
-    /// Marks a model object for the lifecycle rule.
+    /// Marks a model object for the lifecycle rule, and starts its age now: S3 counts a
+    /// rule's days from the object's creation, so the object is copied onto itself (with
+    /// the tag), which creates it anew. A model current for months thus stays the whole
+    /// rollback window once replaced, as its history item does.
     async fn supersede(&self, key: &str) -> Result<(), Error> {
-        let tag =
-            Tag::builder().key(SUPERSEDED_TAG.0).value(SUPERSEDED_TAG.1).build().map_err(|e| Error::build("Tag", e))?;
-        let tagging = Tagging::builder().tag_set(tag).build().map_err(|e| Error::build("Tagging", e))?;
+        // The copy source is URL-encoded, segment by segment.
+        let source: Vec<String> = std::iter::once(self.bucket.as_str())
+            .chain(key.split('/'))
+            .map(|segment| url::form_urlencoded::byte_serialize(segment.as_bytes()).collect())
+            .collect();
         self.s3
-            .put_object_tagging()
+            .copy_object()
             .bucket(&self.bucket)
             .key(key)
-            .tagging(tagging)
+            .copy_source(source.join("/"))
+            // Copying an object onto itself is allowed only when something changes: its
+            // tags here, and its metadata set anew as the model was written.
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type("application/octet-stream")
+            .tagging_directive(TaggingDirective::Replace)
+            .tagging(format!("{}={}", SUPERSEDED_TAG.0, SUPERSEDED_TAG.1))
             .send()
             .await
-            .map_err(|e| Error::aws("S3", "PutObjectTagging", e))?;
+            .map_err(|e| Error::aws("S3", "CopyObject", e))?;
         Ok(())
     }
 }
