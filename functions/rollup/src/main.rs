@@ -3,6 +3,7 @@
 
 use adapters::archive::{ArchiveBucket, DailyReports};
 use adapters::config;
+use adapters::deadline::Deadline;
 use adapters::logging;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
@@ -19,5 +20,6 @@ async fn main() -> Result<(), Error> {
         archive: ArchiveBucket::new(s3.clone(), config::setting("ARCHIVE_BUCKET")?),
         reports: DailyReports::new(s3, config::setting("RESULTS_BUCKET")?),
     };
-    run(service_fn(|event: LambdaEvent<Value>| handler::handle(&rollup, event.payload))).await
+    run(service_fn(|event: LambdaEvent<Value>| handler::handle(&rollup, event.payload, Deadline::of(&event.context))))
+        .await
 }

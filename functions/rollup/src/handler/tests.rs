@@ -1,12 +1,16 @@
 //! The roll-up against moto's S3: a day's archive counted into its report, each row once
 //! (the same row in two objects, as a bisected redelivery can leave it), written once
-//! however often it runs, the scheduled event's days the week before it fired, and an
-//! unreadable archive object failing the run instead of being skipped.
+//! however often it runs, the scheduled event's days the week before it fired, an
+//! unreadable archive object failing the run instead of being skipped, and a run out of
+//! time failing with the days it finished written.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::time::Duration;
+
 use super::{Rollup, RollupError, handle};
 use adapters::archive::{ArchiveBucket, DailyReports};
+use adapters::deadline::Deadline;
 use serde_json::{Value, json};
 
 struct Setup {
@@ -31,6 +35,10 @@ async fn setup() -> Setup {
         archive,
         results,
     }
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(60))
 }
 
 /// A day (YYYY, MM, DD) of its own for each test, from 2200 on so no other data shares it,
@@ -105,7 +113,7 @@ async fn a_days_archive_is_counted_once_into_one_report() {
     let other = (y, m, if d == 1 { 2 } else { d - 1 });
     put(&s, &format!("{}500.jsonl.gz", prefix("alerts", other)), &alert(500, "UA", "delay")).await;
 
-    let out = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["days"][0].clone();
+    let out = handle(&s.rollup, json!({"day": iso(day)}), deadline()).await.unwrap()["days"][0].clone();
     assert_eq!(out["written"], "new");
     assert_eq!(out["archiveObjects"], 3);
     let (report, versions) = report(&s, day).await;
@@ -124,13 +132,16 @@ async fn a_days_archive_is_counted_once_into_one_report() {
     assert_eq!(report["texts"]["failed"], 1);
 
     // Run again: the same report, not written again.
-    let again = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["days"][0].clone();
+    let again = handle(&s.rollup, json!({"day": iso(day)}), deadline()).await.unwrap()["days"][0].clone();
     assert_eq!(again["written"], "unchanged");
     assert_eq!(self::report(&s, day).await.1, 1, "one version of the report");
 
     // A row archived late changes the report: replaced.
     put(&s, &format!("{}104.jsonl.gz", prefix("alerts", day)), &alert(104, "AA", "delay")).await;
-    assert_eq!(handle(&s.rollup, json!({"day": iso(day)})).await.unwrap()["days"][0]["written"], "replaced");
+    assert_eq!(
+        handle(&s.rollup, json!({"day": iso(day)}), deadline()).await.unwrap()["days"][0]["written"],
+        "replaced"
+    );
     assert_eq!(self::report(&s, day).await.0["alerts"]["total"], 5);
 }
 
@@ -145,7 +156,7 @@ async fn the_schedule_rolls_up_the_day_before_it_fired() {
         .unwrap();
     let scheduled = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
         "time": format!("{}T00:30:00Z", iso((next.year(), u8::from(next.month()), next.day()))), "resources": [], "detail": {}});
-    let out = handle(&s.rollup, scheduled).await.unwrap();
+    let out = handle(&s.rollup, scheduled, deadline()).await.unwrap();
     let days: Vec<&str> = out["days"].as_array().unwrap().iter().map(|d| d["day"].as_str().unwrap()).collect();
     assert_eq!(days.len(), 7, "the week before it fired");
     assert_eq!(days[0], iso(day), "the day before first");
@@ -163,12 +174,12 @@ async fn an_unreadable_archive_fails_the_run() {
         .send()
         .await
         .unwrap();
-    let err = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap_err();
+    let err = handle(&s.rollup, json!({"day": iso(day)}), deadline()).await.unwrap_err();
     assert!(matches!(err, RollupError::Store(_)), "{err}");
     put(&s, &format!("{}1.jsonl.gz", prefix("alerts", day)), "not json\n").await;
-    let err = handle(&s.rollup, json!({"day": iso(day)})).await.unwrap_err();
+    let err = handle(&s.rollup, json!({"day": iso(day)}), deadline()).await.unwrap_err();
     assert!(matches!(err, RollupError::Line { line: 1, .. }), "{err}");
-    assert!(matches!(handle(&s.rollup, json!({"nothing": 1})).await, Err(RollupError::Day(_))));
+    assert!(matches!(handle(&s.rollup, json!({"nothing": 1}), deadline()).await, Err(RollupError::Day(_))));
 }
 
 #[tokio::test]
@@ -178,7 +189,7 @@ async fn runs_of_one_day_at_the_same_moment_write_its_report_once() {
     put(&s, &format!("{}1.jsonl.gz", prefix("alerts", day)), &(alert(1, "AA", "delay") + &alert(2, "AA", "delay")))
         .await;
     // Six runs interleaved on this task: each reads, compares and writes while the others do.
-    let runs = (0..6).map(|_| handle(&s.rollup, json!({"day": iso(day)})));
+    let runs = (0..6).map(|_| handle(&s.rollup, json!({"day": iso(day)}), deadline()));
     let outcomes: Vec<String> = futures::future::join_all(runs)
         .await
         .into_iter()
@@ -189,4 +200,22 @@ async fn runs_of_one_day_at_the_same_moment_write_its_report_once() {
     let (report, versions) = report(&s, day).await;
     assert_eq!(versions, 1, "one version");
     assert_eq!(report["alerts"]["total"], 2);
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_fails_saying_which_day_it_was_counting() {
+    let s = setup().await;
+    let day = unique_day();
+    put(&s, &format!("{}1.jsonl.gz", prefix("alerts", day)), &alert(1, "UA", "delay")).await;
+    // Within the margin kept for the report's write: no object is read, nothing written.
+    let err = handle(&s.rollup, json!({"day": iso(day)}), Deadline::after(Duration::from_secs(5))).await.unwrap_err();
+    match err {
+        RollupError::OutOfTime { day: counting, objects: 0, done } => {
+            assert_eq!(counting, iso(day));
+            assert!(done.is_empty());
+        }
+        other => panic!("{other}"),
+    }
+    let key = format!("rollups/daily/year={:04}/month={:02}/day={:02}/report.json", day.0, day.1, day.2);
+    assert!(s.s3.head_object().bucket(&s.results).key(key).send().await.is_err(), "no report written");
 }
