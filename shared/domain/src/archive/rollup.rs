@@ -2,9 +2,11 @@
 //! carrier, route and kind, and texts sent and failed — as a report whose bytes depend only
 //! on the rows, so running it again for the same day writes nothing new.
 //!
-//! It is a direct aggregation, not a map/reduce job: the map/reduce pipeline's mapper
-//! computes the flights-CSV report only, and a day's archive is small (one object per
-//! stream batch; a million alerts a day gzip to tens of MB).
+//! It is a direct aggregation, not a map/reduce job: the map/reduce pipeline cuts one CSV
+//! file into byte ranges, the archive is many gzip objects; counting each row once needs
+//! the day's rows in one place (a row can be in two objects, whose ranges cannot be
+//! compared across a stream's shards); and a day's archive is small (a million alerts a
+//! day gzip to tens of MB). README: the daily roll-up.
 
 use std::collections::{BTreeMap, HashSet};
 
