@@ -3,20 +3,13 @@
 //! stream drops them: kept with the reason, for a person to look at (an alarm watches its
 //! depth), while the stream moves on.
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-
-use crate::Error;
-use crate::error::AwsFailure;
+use crate::{Error, sqs};
 
 #[derive(Debug, Clone)]
 pub struct DeadLetterQueue {
     client: aws_sdk_sqs::Client,
     url: String,
 }
-
-/// SQS's limits on one SendMessageBatch: ten messages, and 256 KiB of bodies in all.
-const BATCH_MESSAGES: usize = 10;
-const BATCH_BYTES: usize = 256 * 1024;
 
 impl DeadLetterQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
@@ -36,7 +29,7 @@ impl DeadLetterQueue {
     }
 
     /// Sends many records, one message each (`{"reason", "record", ..extra}`), ten to a
-    /// call; succeeds only if every one was taken. A record that was taken may be sent
+    /// call (`crate::sqs`); succeeds only if every one was taken. A record that was taken may be sent
     /// again by a retry of the whole: whoever reads the queue tells copies apart by the
     /// record.
     pub async fn send_all(
@@ -54,73 +47,6 @@ impl DeadLetterQueue {
                 serde_json::Value::Object(body).to_string()
             })
             .collect();
-        for batch in batches(&bodies) {
-            let entries = batch
-                .iter()
-                .enumerate()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body.as_str())
-                        .build()
-                        .map_err(|e| Error::build("SendMessageBatchRequestEntry", e))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| Error::aws("SQS", "SendMessageBatch", e))?;
-            if let Some(failed) = out.failed.first() {
-                return Err(Error::Aws(AwsFailure {
-                    service: "SQS",
-                    operation: "SendMessageBatch",
-                    code: failed.code().to_owned(),
-                    status: None,
-                    request_id: None,
-                    transient: !failed.sender_fault(),
-                }));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The bodies cut into SendMessageBatch calls: at most ten and 256 KiB each (a body larger
-/// than that alone goes alone, for SQS to refuse).
-fn batches(bodies: &[String]) -> Vec<&[String]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, body) in bodies.iter().enumerate() {
-        if i > start && (i - start == BATCH_MESSAGES || bytes + body.len() > BATCH_BYTES) {
-            out.push(&bodies[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += body.len();
-    }
-    if start < bodies.len() {
-        out.push(&bodies[start..]);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_hold_ten_messages_and_256_kib_at_most() {
-        let small: Vec<String> = (0..23).map(|i| format!("m{i}")).collect();
-        let sizes: Vec<usize> = batches(&small).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [10, 10, 3]);
-        let big: Vec<String> = (0..5).map(|_| "x".repeat(100 * 1024)).collect();
-        let sizes: Vec<usize> = batches(&big).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [2, 2, 1], "two of 100 KiB fit, three do not");
-        let huge = vec!["x".repeat(300 * 1024), "y".into()];
-        assert_eq!(batches(&huge).iter().map(|b| b.len()).collect::<Vec<_>>(), [1, 1]);
-        assert!(batches(&[]).is_empty());
+        sqs::send_all(&self.client, &self.url, &bodies).await
     }
 }

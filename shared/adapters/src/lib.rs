@@ -1,7 +1,8 @@
 //! AWS adapters and Lambda plumbing shared by the functions.
 //!
 //! At the root, what every system uses once: building clients, batch processing with
-//! partial failures, DynamoDB item helpers, HTTP problem responses, logging; and what
+//! partial failures, DynamoDB item helpers, batched SQS sends, dead-letter queues, HTTP
+//! problem responses, logging; and what
 //! every at-least-once consumer needs: deadlines, leases, retries classified as transient
 //! or permanent with jittered backoff, rate limits, metrics. Each
 //! system's tables and publishers sit in a module named like its domain module. A
@@ -25,5 +26,6 @@ pub mod problem;
 pub mod rate_limit;
 pub mod recommendations;
 pub mod retry;
+pub mod sqs;
 
 pub use error::Error;
