@@ -29,9 +29,9 @@ impl DeadLetterQueue {
     }
 
     /// Sends many records, one message each (`{"reason", "record", ..extra}`), ten to a
-    /// call (`crate::sqs`); succeeds only if every one was taken. A record that was taken may be sent
-    /// again by a retry of the whole: whoever reads the queue tells copies apart by the
-    /// record.
+    /// call (`crate::sqs`); succeeds only if every one was taken. A record that was taken
+    /// may be sent again by a retry of the whole: whoever reads the queue tells copies
+    /// apart by the record.
     pub async fn send_all(
         &self,
         reason: &str,
